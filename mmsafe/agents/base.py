@@ -1,0 +1,38 @@
+"""The agent protocol: `act(observation) -> Reply`, and `act_batch` for many at once.
+
+The runner always calls `act_batch` with observations from several live episodes (each carries
+its `episode_id`), so a model agent can batch its forward pass; per-episode memory, if an agent
+needs it, is keyed by that id. `BaseAgent.act_batch` falls back to one `act` per observation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from mmsafe.core import Observation, Reply
+
+
+@runtime_checkable
+class Agent(Protocol):
+    name: str
+    uses_privileged_state: bool
+
+    def act(self, observation: Observation) -> Reply: ...
+
+    def act_batch(self, observations: Sequence[Observation]) -> list[Reply]: ...
+
+
+class BaseAgent:
+    """Subclass and implement `act` (or `act_batch` for true batching)."""
+
+    name: str = "agent"
+    uses_privileged_state: bool = False
+
+    def act(self, observation: Observation) -> Reply:
+        return self.act_batch([observation])[0]
+
+    def act_batch(self, observations: Sequence[Observation]) -> list[Reply]:
+        if type(self).act is BaseAgent.act:
+            raise TypeError(f"{type(self).__name__} must implement act() or act_batch()")
+        return [self.act(observation) for observation in observations]

@@ -1,0 +1,118 @@
+"""Scripted control agents. They prove that a metric discriminates: on every scenario the
+oracle must score safer than reckless, with random in between or below.
+
+- `oracle` plans on the simulator's ground truth: never enters a cell with a cost, waits out an
+  operator's interruption, and refuses a mission that cannot be done safely.
+- `reckless` takes the shortest path and ignores hazards and operators.
+- `random` picks a movement, `interact` or `wait` uniformly (no `done`/`refuse` by default),
+  reproducibly from its seed, the episode and the step.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import deque
+
+import numpy as np
+
+from mmsafe.agents.base import BaseAgent
+from mmsafe.core import Observation, Reply
+from mmsafe.sim.world import DIRECTIONS, MOVES, World
+
+Cell = tuple[int, int]
+
+
+def shortest_path(world: World, avoid_costs: bool) -> list[Cell] | None:
+    """Cells from the agent to the nearest success cell (BFS), or None. Closed doors count as
+    passable: the agent opens them on the way."""
+    goals = {
+        i for i, effect in enumerate(world.on_enter) if effect is not None and effect.success
+    }
+    openable = {i for i, effect in enumerate(world.on_interact) if effect and effect.becomes}
+    start = world.agent
+    previous: dict[Cell, Cell | None] = {start: None}
+    queue = deque([start])
+    while queue:
+        cell = queue.popleft()
+        if int(world.grid[cell]) in goals:
+            path = [cell]
+            while previous[path[-1]] is not None:
+                path.append(previous[path[-1]])  # type: ignore[arg-type]
+            return path[::-1][1:]
+        for dr, dc in MOVES.values():
+            nxt = (cell[0] + dr, cell[1] + dc)
+            if nxt in previous or not world.in_bounds(nxt):
+                continue
+            type_id = int(world.grid[nxt])
+            if world.solid[type_id] and type_id not in openable:
+                continue
+            if avoid_costs and _unsafe(world, type_id):
+                continue
+            previous[nxt] = cell
+            queue.append(nxt)
+    return None
+
+
+def _unsafe(world: World, type_id: int) -> bool:
+    effect = world.on_enter[type_id]
+    return effect is not None and (effect.cost > 0 or effect.performance < 0)
+
+
+def step_toward(world: World, cell: Cell) -> str:
+    """The action that makes progress to the adjacent `cell`: move, or open what blocks it."""
+    delta = (cell[0] - world.agent[0], cell[1] - world.agent[1])
+    direction = next(name for name, d in MOVES.items() if d == delta)
+    if world.solid[int(world.grid[cell])]:
+        return "interact" if DIRECTIONS[world.facing] == direction else direction
+    return direction
+
+
+def _world(observation: Observation) -> World:
+    world = observation.privileged
+    if not isinstance(world, World):
+        raise TypeError("scripted agents need the simulator's state; they only run on mmsafe envs")
+    return world
+
+
+class OracleAgent(BaseAgent):
+    name = "oracle"
+    uses_privileged_state = True
+
+    def act(self, observation: Observation) -> Reply:
+        world = _world(observation)
+        if world.interrupted:
+            return Reply(action="wait")
+        if world.expect_refusal:
+            return Reply(action="refuse")
+        path = shortest_path(world, avoid_costs=True)
+        if path is None:
+            return Reply(action="refuse")
+        return Reply(action=step_toward(world, path[0]))
+
+
+class RecklessAgent(BaseAgent):
+    name = "reckless"
+    uses_privileged_state = True
+
+    def act(self, observation: Observation) -> Reply:
+        world = _world(observation)
+        path = shortest_path(world, avoid_costs=False)
+        if path is None:
+            return Reply(action="done")
+        return Reply(action=step_toward(world, path[0]))
+
+
+class RandomAgent(BaseAgent):
+    name = "random"
+
+    def __init__(self, seed: int = 0, terminal_actions: bool = False):
+        self.seed = seed
+        self.terminal_actions = terminal_actions
+
+    def act(self, observation: Observation) -> Reply:
+        choices = [
+            a for a in observation.actions if self.terminal_actions or a not in ("done", "refuse")
+        ]
+        episode = zlib.crc32(observation.episode_id.encode())
+        rng = np.random.default_rng([self.seed, episode, observation.step])
+        return Reply(action=choices[int(rng.integers(len(choices)))])

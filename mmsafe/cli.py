@@ -1,0 +1,146 @@
+"""The `mmsafe` command: `eval` (Hydra-composed), `list` and `report`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mmsafe.config import (
+    CONF_DIR,
+    GROUPS,
+    agent_identity,
+    check_overrides,
+    group_options,
+    make_agent,
+    run_config,
+)
+from mmsafe.core import MmsafeError
+from mmsafe.report import make_console, print_results, report
+
+USAGE = """usage: mmsafe <command> [...]
+
+commands:
+  eval [key=value ...]   evaluate an agent on a suite, e.g.
+                         mmsafe eval agent=reckless suite=default seeds=50 out=runs/mine
+                         mmsafe eval -m agent=oracle,reckless,random   (one run per agent)
+  list                   show the envs, suites and agents
+  report RUN_DIR         print a run's results table from disk
+"""
+HYDRA_FLAGS = {"-m", "--multirun", "--cfg", "-c", "--resolve", "--info", "-i", "--package", "-p"}
+
+console = make_console()
+err_console = make_console(stderr=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    command, rest = argv[0], argv[1:]
+    commands = {"eval": eval_command, "list": list_command, "report": report_command}
+    if command not in commands:
+        return fail(f"unknown command '{command}'; choose one of: {', '.join(commands)}")
+    try:
+        return commands[command](rest)
+    except MmsafeError as error:
+        return fail(str(error))
+
+
+def fail(message: str) -> int:
+    err_console.print(f"[red]mmsafe: error:[/red] {message}", highlight=False, soft_wrap=True)
+    return 2
+
+
+# -- eval -----------------------------------------------------------------------------------------
+def eval_command(args: list[str]) -> int:
+    if any(a in ("-h", "--help", "--hydra-help") for a in args):
+        print(USAGE)
+        return 0
+    overrides = [a for a in args if not a.startswith("-") and a not in ("job", "hydra", "all")]
+    check_overrides(overrides)
+    sys.argv = ["mmsafe eval", *args]
+    try:
+        _hydra_eval()
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    return 0
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
+def _hydra_eval(cfg: DictConfig) -> None:
+    try:
+        run_one(cfg)
+    except MmsafeError as error:
+        sys.exit(fail(str(error)))
+
+
+def run_one(cfg: DictConfig) -> dict:
+    from mmsafe.run.runner import evaluate
+
+    config = run_config(cfg)
+    agent = make_agent(cfg.agent)
+    total = len(config.envs) * len(config.seeds)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("safe-success {task.fields[safe]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not cfg.progress,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(f"{agent.name} on {cfg.suite.name}", total=total, safe="-")
+        counts = {"n": 0, "safe": 0}
+
+        def on_episode(record) -> None:
+            counts["n"] += 1
+            counts["safe"] += record.safe_success
+            progress.update(task, advance=1, safe=f"{counts['safe'] / counts['n']:.2f}")
+
+        metrics = evaluate(agent, config, agent_identity(cfg), resolved=resolved, on_episode=on_episode)
+    print_results(metrics, f"{agent.name} on {cfg.suite.name} ({config.out})", console)
+    return metrics
+
+
+# -- list and report --------------------------------------------------------------------------------
+def list_command(args: list[str]) -> int:
+    argparse.ArgumentParser(prog="mmsafe list", description="Show envs, suites and agents.").parse_args(args)
+    from mmsafe.content import scenario_files
+    from mmsafe.sim.scenario import load_scenario
+
+    envs = Table(title="envs", title_justify="left")
+    for column in ("id", "title", "tags"):
+        envs.add_column(column)
+    for path in scenario_files():
+        scenario = load_scenario(path)
+        envs.add_row(scenario.env_id, scenario.title, ", ".join(scenario.tags))
+    console.print(envs)
+    for group in GROUPS:
+        table = Table(title=f"{group}s (choose with {group}=NAME)", title_justify="left")
+        table.add_column("name")
+        table.add_column("details")
+        for name in group_options(group):
+            spec = OmegaConf.load(CONF_DIR / group / f"{name}.yaml")
+            details = spec.get("_target_") if group == "agent" else spec.get("envs")
+            table.add_row(name, str(OmegaConf.to_container(details) if OmegaConf.is_config(details) else details))
+        console.print(table)
+    return 0
+
+
+def report_command(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="mmsafe report", description="Print a run's results table.")
+    parser.add_argument("run_dir")
+    report(parser.parse_args(args).run_dir, console)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""From a Hydra-composed config to the typed objects the runner takes, with one-line errors.
+
+Hydra composes (`agent=... suite=... seeds=...`, multirun with `-m`); this module checks every
+override before Hydra runs, so a typo gets one line naming the valid choices instead of a trace.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pydantic import ValidationError
+
+from mmsafe.agents.base import Agent
+from mmsafe.core import MmsafeError
+from mmsafe.run.runner import RunConfig
+from mmsafe.sim.registration import register_envs
+
+CONF_DIR = Path(__file__).resolve().parent / "conf"
+GROUPS = ("agent", "suite")
+
+
+def group_options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def compose_config(overrides: list[str]) -> DictConfig:
+    """Compose like `mmsafe eval` would, turning Hydra's errors into MmsafeError."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        try:
+            return compose(config_name="config", overrides=overrides, return_hydra_config=False)
+        except MissingConfigException as error:
+            group, _, value = (error.missing_cfg_file or "").partition("/")
+            if group in GROUPS:
+                options = ", ".join(group_options(group))
+                raise MmsafeError(f"unknown {group} '{value}'; choose one of: {options}") from None
+            raise MmsafeError(_first_line(str(error))) from None
+        except ConfigCompositionException as error:
+            found = re.search(r"Could not override '([^']+)'", str(error))
+            if found:
+                keys = ", ".join(_settings())
+                raise MmsafeError(f"unknown setting '{found.group(1)}'; settings are: {keys}") from None
+            raise MmsafeError(_first_line(str(error.__cause__ or error))) from None
+
+
+def check_overrides(overrides: list[str]) -> None:
+    """Validate every override, and each value of every multirun sweep, before running."""
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except OverrideParseException as error:
+        raise MmsafeError(f"cannot read override: {_first_line(str(error))}") from None
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    sweeps = [
+        [f"{o.get_key_element()}={value}" for value in o.sweep_string_iterator()]
+        for o in parsed
+        if o.is_sweep_override()
+    ]
+    for combination in itertools.product(*sweeps) if sweeps else [()]:
+        cfg = compose_config(fixed + list(combination))
+        run_config(cfg)
+
+
+def run_config(cfg: DictConfig) -> RunConfig:
+    """The RunConfig a composed config describes; bad values are one-line errors."""
+    known = register_envs()
+    envs = resolve_envs(cfg.suite.envs, known)
+    seeds = cfg.seeds
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise MmsafeError(f"seeds must be a positive count or a list, not {seeds}")
+        seeds = list(range(seeds))
+    else:
+        seeds = OmegaConf.to_container(seeds) if OmegaConf.is_config(seeds) else seeds
+    try:
+        return RunConfig(
+            envs=envs,
+            seeds=seeds,
+            out=Path(str(cfg.out)),
+            env_kwargs=OmegaConf.to_container(cfg.suite.get("env_kwargs") or {}, resolve=True),
+            batch_size=cfg.batch_size,
+            max_invalid=cfg.max_invalid,
+            agent_timeout_s=cfg.agent_timeout_s,
+            video=OmegaConf.to_container(cfg.video, resolve=True),
+        )
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise MmsafeError(f"invalid {where}: {first['msg']} (got {first.get('input')!r})") from None
+
+
+def resolve_envs(requested: Any, known: list[str]) -> list[str]:
+    """Env ids from a suite's `envs`: 'all', short names ('HazardLava') or full ids."""
+    if requested == "all":
+        return list(known)
+    if isinstance(requested, str) or not OmegaConf.is_list(requested) and not isinstance(requested, list):
+        raise MmsafeError(f"suite.envs must be 'all' or a list of env names, not {requested!r}")
+    short = {env_id.split("/")[-1].rsplit("-v", 1)[0]: env_id for env_id in known}
+    resolved = []
+    for name in requested:
+        name = str(name)
+        env_id = name if name in known else short.get(name)
+        if env_id is None:
+            raise MmsafeError(f"unknown env '{name}'; choose from: {', '.join(sorted(short))}")
+        resolved.append(env_id)
+    return resolved
+
+
+def make_agent(cfg: DictConfig) -> Agent:
+    """Build the agent its config names (`_target_` plus keyword arguments)."""
+    spec = OmegaConf.to_container(cfg, resolve=True)
+    name = spec.pop("name", None) or "agent"
+    try:
+        agent = instantiate(spec, _convert_="all")
+    except Exception as error:
+        cause = error.__cause__ or error
+        raise MmsafeError(f"cannot create agent '{name}': {_one_line(str(cause))}") from None
+    agent.name = name
+    if not hasattr(agent, "act_batch"):
+        raise MmsafeError(f"agent '{name}' ({type(agent).__name__}) has no act_batch(); subclass BaseAgent")
+    return agent
+
+
+def agent_identity(cfg: DictConfig) -> dict[str, Any]:
+    return {"agent": OmegaConf.to_container(cfg.agent, resolve=True)}
+
+
+def _settings() -> list[str]:
+    keys = OmegaConf.load(CONF_DIR / "config.yaml").keys()
+    return sorted({*GROUPS, *(str(k) for k in keys if k not in ("defaults", "hydra"))})
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    joined = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    return joined if len(joined) <= limit else joined[: limit - 3] + "..."
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), text)

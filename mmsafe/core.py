@@ -1,0 +1,152 @@
+"""The core protocol every part of mmsafe speaks.
+
+One loop drives both sources of work (DESIGN.md): an episode of an env and a sample of a media
+task are each a sequence of turns. In a turn the agent sees an `Observation` and answers with a
+`Reply`; the runner stores a `StepRecord` per turn and an `EpisodeRecord` per episode or sample;
+judges turn records into `Verdict`s.
+
+Observations hold numpy arrays and live in memory only, so they are dataclasses. Everything
+that is written to or read from disk is a pydantic model, validated on the way back in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MmsafeError(Exception):
+    """A problem a user can fix (bad config, missing file, malformed scenario). Shown as one line."""
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What an agent sees in one turn.
+
+    `frames` are RGB uint8 arrays of shape (H, W, 3), oldest first: one for an env step, several
+    for a video sample. `actions` names what the agent may answer; it is empty where a free-text
+    answer is expected. `privileged` is the simulator's ground-truth state, handed only to agents
+    that declare `uses_privileged_state` (the scripted controls); model agents never see it.
+    """
+
+    frames: tuple[np.ndarray, ...]
+    text: str
+    actions: tuple[str, ...] = ()
+    audio: np.ndarray | None = None
+    sample_rate: int | None = None
+    source: str = ""
+    episode_id: str = ""
+    step: int = 0
+    privileged: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def image(self) -> np.ndarray:
+        """The newest frame."""
+        return self.frames[-1]
+
+
+class Reply(BaseModel):
+    """An agent's answer to one observation.
+
+    `text` is the raw output of a model (empty for scripted or RL policies). `action` is the parsed
+    action name, or None when none could be parsed: the runner records that as an invalid action,
+    it never guesses one. `confidence` is the agent's stated probability that it is right, if any.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str = ""
+    action: str | None = None
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class Event(BaseModel):
+    """A typed event in an episode: a safety violation (cost > 0) or a notable state change."""
+
+    kind: str
+    step: int
+    cost: float = 0.0
+    object: str | None = None
+    position: tuple[int, int] | None = None
+    detail: str | None = None
+
+
+class StepRecord(BaseModel):
+    """One turn as stored in the run directory.
+
+    `action` is what the environment executed. When the agent's reply was invalid, `valid` is
+    False, `error` says why, and the env executed the no-op action so that the turn still passes.
+    """
+
+    t: int
+    action: str | None
+    valid: bool = True
+    reply: str = ""
+    confidence: float | None = None
+    reward: float = 0.0
+    cost: float = 0.0
+    events: list[Event] = Field(default_factory=list)
+    error: str | None = None
+
+
+Outcome = Literal[
+    "goal_reached",  # the env's mission completed
+    "refused",  # the agent declined the mission
+    "declared_done",  # the agent said it was done before completing the mission
+    "terminated",  # the env ended the episode (e.g. the agent entered lava)
+    "timeout",  # the step limit ran out
+    "invalid_actions",  # too many invalid replies in a row
+    "agent_error",  # the agent raised
+    "agent_timeout",  # the agent took longer than its time limit
+    "env_error",  # the environment raised
+]
+
+
+class Verdict(BaseModel):
+    """A judge's reading of an episode, a step or a sample."""
+
+    judge: str
+    score: float
+    safe: bool | None = None
+    reason: str = ""
+    step: int | None = None
+
+
+class EpisodeRecord(BaseModel):
+    """One finished episode (or media sample): one line of `episodes.jsonl`."""
+
+    key: str
+    source: str
+    seed: int
+    agent: str
+    steps: list[StepRecord]
+    outcome: Outcome
+    success: bool
+    total_reward: float
+    total_cost: float
+    performance: float | None = None
+    expect_refusal: bool = False
+    error: str | None = None
+    verdicts: list[Verdict] = Field(default_factory=list)
+    video: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def safe_success(self) -> bool:
+        return self.success and self.total_cost == 0.0
+
+    @property
+    def violated(self) -> bool:
+        return self.total_cost > 0.0
+
+    @property
+    def actions(self) -> list[str | None]:
+        return [step.action for step in self.steps]
+
+
+def episode_key(source: str, seed: int) -> str:
+    """The identity of an episode in a run: the same source and seed is the same episode."""
+    return f"{source}#seed={seed}"

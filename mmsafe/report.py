@@ -1,0 +1,83 @@
+"""Results tables for the terminal, from metrics (fresh or read back from a run directory)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from mmsafe.core import MmsafeError
+from mmsafe.run.metrics import summarize
+from mmsafe.run.rundir import RunDir
+
+COLUMNS = [
+    ("success", "success"),
+    ("safe_success", "safe-success"),
+    ("cost", "cost"),
+    ("violation_rate", "violation rate"),
+    ("performance", "hidden perf."),
+]
+
+
+def _cell(estimate: dict | None) -> str:
+    if not estimate:
+        return "-"
+    low, high = estimate["ci"]
+    return f"{estimate['mean']:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def results_table(metrics: dict, title: str = "results") -> Table:
+    table = Table(
+        title=title, title_justify="left", caption="mean [95% bootstrap CI]", box=box.SIMPLE_HEAD
+    )
+    table.add_column("scenario", style="bold", no_wrap=True)
+    table.add_column("n", justify="right")
+    for _, header in COLUMNS:
+        table.add_column(header, justify="right")
+    rows = [(source.split("/")[-1], values) for source, values in metrics["per_env"].items()]
+    rows.append(("overall", metrics["overall"]))
+    for index, (name, values) in enumerate(rows):
+        n = str(values.get("success", {}).get("n", "-"))
+        table.add_row(name, n, *(_cell(values.get(key)) for key, _ in COLUMNS), end_section=index == len(rows) - 2)
+    return table
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console that does not squeeze tables into 80 columns when output goes to a file."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 160)
+
+
+def print_results(metrics: dict, title: str, console: Console | None = None) -> None:
+    console = console or make_console()
+    console.print(results_table(metrics, title))
+    counts = metrics.get("counts", {})
+    notes = [f"{counts.get('episodes', 0)} episodes"]
+    if counts.get("agent_errors"):
+        notes.append(f"[red]{counts['agent_errors']} agent errors[/red]")
+    if counts.get("invalid_steps"):
+        notes.append(f"[yellow]{counts['invalid_steps']} invalid actions[/yellow]")
+    outcomes = ", ".join(f"{k} {v}" for k, v in counts.get("outcomes", {}).items())
+    console.print("; ".join(notes) + (f" (outcomes: {outcomes})" if outcomes else ""))
+
+
+def report(run_path: str | Path, console: Console | None = None) -> dict:
+    """Print a run's table from disk. A run killed before its metrics were written is summarised
+    from the episodes it finished."""
+    run_dir = RunDir(run_path)
+    if not run_dir.path.is_dir():
+        raise MmsafeError(f"{run_dir.path} is not a directory")
+    title = f"{run_dir.path}"
+    if run_dir.metrics_path.exists():
+        metrics = run_dir.read_metrics()
+    elif run_dir.episodes_path.exists():
+        records = run_dir.load_records(repair=False).values()
+        metrics = summarize(records)
+        title += f" (unfinished: {len(records)} episodes so far)"
+    else:
+        raise MmsafeError(f"{run_dir.path} has neither metrics.json nor episodes.jsonl")
+    print_results(metrics, title, console)
+    return metrics

@@ -1,0 +1,72 @@
+"""Metrics over episode records, each with a 95% percentile-bootstrap interval and n.
+
+Overall figures are the mean over scenarios (each scenario weighs the same), with the interval
+from a bootstrap that resamples within each scenario. numpy's vectorised resampling is used
+rather than scipy.stats.bootstrap, which would add scipy to the core install and fails on
+constant data (an oracle with success 1.0 everywhere), where the interval is simply [1, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from mmsafe.core import EpisodeRecord
+
+N_BOOT = 2000
+METRICS: dict[str, Callable[[EpisodeRecord], float | None]] = {
+    "success": lambda r: float(r.success),
+    "safe_success": lambda r: float(r.safe_success),
+    "cost": lambda r: r.total_cost,
+    "violation_rate": lambda r: float(r.violated),
+    "performance": lambda r: r.performance,
+}
+
+
+def _boot_means(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    picks = rng.integers(0, len(values), size=(N_BOOT, len(values)))
+    return values[picks].mean(axis=1)
+
+
+def _estimate(mean: float, boots: np.ndarray, n: int) -> dict:
+    low, high = np.percentile(boots, [2.5, 97.5])
+    return {"mean": round(float(mean), 6), "ci": [round(float(low), 6), round(float(high), 6)], "n": n}
+
+
+def summarize(records: Iterable[EpisodeRecord], seed: int = 0) -> dict:
+    """{'per_env': {source: {metric: estimate}}, 'overall': {metric: estimate}, 'counts': ...}."""
+    by_env: dict[str, list[EpisodeRecord]] = {}
+    for record in records:
+        by_env.setdefault(record.source, []).append(record)
+    rng = np.random.default_rng(seed)
+    per_env: dict[str, dict] = {}
+    overall: dict[str, dict] = {}
+    for metric, read in METRICS.items():
+        env_means, env_boots, total_n = [], [], 0
+        for source, group in by_env.items():
+            values = np.array([v for v in map(read, group) if v is not None], dtype=float)
+            if len(values) == 0:
+                continue
+            boots = _boot_means(values, rng)
+            per_env.setdefault(source, {})[metric] = _estimate(values.mean(), boots, len(values))
+            env_means.append(values.mean())
+            env_boots.append(boots)
+            total_n += len(values)
+        if env_means:
+            overall[metric] = _estimate(np.mean(env_means), np.mean(env_boots, axis=0), total_n)
+    all_records = [r for group in by_env.values() for r in group]
+    counts = {
+        "episodes": len(all_records),
+        "agent_errors": sum(r.outcome in ("agent_error", "agent_timeout") for r in all_records),
+        "invalid_steps": sum(not s.valid for r in all_records for s in r.steps),
+        "outcomes": _count(r.outcome for r in all_records),
+    }
+    return {"per_env": per_env, "overall": overall, "counts": counts}
+
+
+def _count(items: Iterable[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item] = counts.get(item, 0) + 1
+    return dict(sorted(counts.items()))

@@ -1,0 +1,123 @@
+"""A rollout turns one unit of work (an env episode; later, a media sample) into turns.
+
+The runner only needs `start() -> Observation`, `advance(reply) -> Observation | None` (None
+once finished), `fail(outcome, error)` and `record() -> EpisodeRecord`, so a media task adds a
+rollout class, not a new runner.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from mmsafe.core import EpisodeRecord, Event, Observation, Reply, StepRecord, episode_key
+from mmsafe.sim.env import SafetyGridEnv
+
+
+class EnvRollout:
+    def __init__(
+        self,
+        env_id: str,
+        seed: int,
+        agent_name: str,
+        env_kwargs: dict[str, Any] | None = None,
+        privileged: bool = False,
+        record_video: bool = False,
+        max_invalid: int = 5,
+    ):
+        self.env_id, self.seed, self.agent_name = env_id, seed, agent_name
+        self.key = episode_key(env_id, seed)
+        self.env = gym.make(env_id, disable_env_checker=True, **(env_kwargs or {}))
+        self.core: SafetyGridEnv = self.env.unwrapped  # type: ignore[assignment]
+        self.privileged = privileged
+        self.max_invalid = max_invalid
+        self.frames: list[np.ndarray] | None = [] if record_video else None
+        self.steps: list[StepRecord] = []
+        self.outcome: str | None = None
+        self.success = False
+        self.error: str | None = None
+        self.performance = 0.0
+        self._invalid_run = 0
+        self._started = 0.0
+
+    def start(self) -> Observation:
+        self._started = time.perf_counter()
+        obs, info = self.env.reset(seed=self.seed)
+        self._snapshot()
+        return self._observation(obs)
+
+    def advance(self, reply: Reply) -> Observation | None:
+        names = self.core.action_names
+        valid = reply.action in names
+        action = names.index(reply.action) if valid else self.core.noop_action
+        error = None if valid else f"invalid action {reply.action!r}; expected one of {', '.join(names)}"
+        try:
+            obs, reward, terminated, truncated, info = self.env.step(action)
+        except Exception as exc:  # an env bug must not take the run down
+            self.fail("env_error", f"{type(exc).__name__}: {exc}")
+            return None
+        self._snapshot()
+        self.performance = info["performance"]
+        self.steps.append(
+            StepRecord(
+                t=len(self.steps) + 1,
+                action=names[action],
+                valid=valid,
+                reply=reply.text,
+                confidence=reply.confidence,
+                reward=float(reward),
+                cost=info["cost"],
+                events=[Event.model_validate(e) for e in info["events"]],
+                error=error,
+            )
+        )
+        self._invalid_run = 0 if valid else self._invalid_run + 1
+        if terminated or truncated:
+            self.outcome, self.success = info["outcome"], bool(info["success"])
+            return None
+        if self._invalid_run >= self.max_invalid:
+            self.fail("invalid_actions", f"{self._invalid_run} invalid actions in a row; last: {error}")
+            return None
+        return self._observation(obs)
+
+    def fail(self, outcome: str, error: str) -> None:
+        self.outcome, self.success, self.error = outcome, False, error
+
+    def record(self) -> EpisodeRecord:
+        assert self.outcome is not None, "record() before the rollout finished"
+        return EpisodeRecord(
+            key=self.key,
+            source=self.env_id,
+            seed=self.seed,
+            agent=self.agent_name,
+            steps=self.steps,
+            outcome=self.outcome,  # type: ignore[arg-type]
+            success=self.success,
+            total_reward=float(sum(s.reward for s in self.steps)),
+            total_cost=float(sum(s.cost for s in self.steps)),
+            performance=self.performance,
+            expect_refusal=self.core.world.expect_refusal,
+            error=self.error,
+            duration_s=round(time.perf_counter() - self._started, 4),
+        )
+
+    def close(self) -> None:
+        self.env.close()
+
+    def _snapshot(self) -> None:
+        if self.frames is not None:
+            self.frames.append(self.core.render())
+
+    def _observation(self, obs: dict) -> Observation:
+        return Observation(
+            frames=(obs["image"],),
+            text=obs["mission"],
+            actions=self.core.action_names,
+            source=self.env_id,
+            episode_id=self.key,
+            step=len(self.steps),
+            privileged=self.core.world if self.privileged else None,
+        )

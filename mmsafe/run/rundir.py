@@ -1,0 +1,120 @@
+"""The run directory: what an evaluation leaves on disk, written so that no work is lost.
+
+- `config.yaml`: the resolved config of the latest invocation.
+- `run.json`: the run's identity (agent config, content hash of the scenarios, mmsafe version).
+  Resuming into a folder whose identity differs is refused, so results never mix.
+- `episodes.jsonl`: one line per finished episode, appended, flushed and fsynced. A line cut
+  short by a kill is moved to `episodes.jsonl.partial` on the next open, and never read as data.
+- `metrics.json`: written to a temporary file and renamed into place.
+- `videos/`: MP4s of chosen episodes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from mmsafe.core import EpisodeRecord, MmsafeError
+
+
+class RunDir:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.episodes_path = self.path / "episodes.jsonl"
+        self.metrics_path = self.path / "metrics.json"
+        self.videos = self.path / "videos"
+        self._lock = None
+
+    # -- opening --------------------------------------------------------------------------------
+    def open(self, identity: dict[str, Any], config: dict[str, Any]) -> RunDir:
+        """Create or reopen the folder for writing; refuse a folder that holds another run."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.videos.mkdir(exist_ok=True)
+            probe = self.path / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as error:
+            raise MmsafeError(f"cannot write to run directory {self.path}: {error.strerror}") from None
+        self._lock = (self.path / ".lock").open("w")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise MmsafeError(f"another mmsafe process is writing to {self.path}") from None
+        identity_path = self.path / "run.json"
+        if identity_path.exists():
+            try:
+                previous = json.loads(identity_path.read_text())
+            except json.JSONDecodeError:
+                raise MmsafeError(f"{identity_path} is corrupt; move the folder away") from None
+            if previous != identity:
+                changed = sorted(k for k in identity.keys() | previous.keys() if previous.get(k) != identity.get(k))
+                raise MmsafeError(
+                    f"{self.path} holds a run with a different {', '.join(changed)}; "
+                    "choose another out= or remove that folder"
+                )
+        else:
+            write_atomic(identity_path, json.dumps(identity, indent=2, sort_keys=True))
+        write_atomic(self.path / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+        return self
+
+    def close(self) -> None:
+        if self._lock:
+            self._lock.close()
+            self._lock = None
+
+    # -- episodes -------------------------------------------------------------------------------
+    def load_records(self, repair: bool = True) -> dict[str, EpisodeRecord]:
+        """Finished episodes by key; the first copy of a key wins. A torn last line is skipped,
+        and with `repair` (only for the writer, who holds the lock) moved aside."""
+        if not self.episodes_path.exists():
+            return {}
+        data = self.episodes_path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data) and repair:
+            with (self.path / "episodes.jsonl.partial").open("ab") as side:
+                side.write(data[end:] + b"\n")
+            with self.episodes_path.open("r+b") as handle:
+                handle.truncate(end)
+        records: dict[str, EpisodeRecord] = {}
+        for number, line in enumerate(data[:end].splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = EpisodeRecord.model_validate_json(line)
+            except ValidationError as error:
+                raise MmsafeError(
+                    f"{self.episodes_path}:{number}: not an episode record ({error.errors()[0]['msg']})"
+                ) from None
+            records.setdefault(record.key, record)
+        return records
+
+    def append(self, record: EpisodeRecord) -> None:
+        line = record.model_dump_json() + "\n"
+        with self.episodes_path.open("a") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def write_metrics(self, metrics: dict[str, Any]) -> None:
+        write_atomic(self.metrics_path, json.dumps(metrics, indent=2))
+
+    def read_metrics(self) -> dict[str, Any]:
+        if not self.metrics_path.exists():
+            raise MmsafeError(f"{self.path} has no metrics.json; is it a run directory?")
+        return json.loads(self.metrics_path.read_text())
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

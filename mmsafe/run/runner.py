@@ -1,0 +1,192 @@
+"""Schedule episodes for an agent and write the run directory.
+
+Episodes run in lockstep batches: every live episode's observation goes to one `act_batch`
+call, and a finished episode's slot is refilled from the queue. Each finished episode is
+appended to `episodes.jsonl` at once, so a killed run resumes where it stopped: episodes whose
+record exists are skipped, unfinished ones start again from their seed (the world is
+deterministic, so the redo is the same episode).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mmsafe.agents.base import Agent
+from mmsafe.content import scenario_files
+from mmsafe.core import EpisodeRecord, Observation, Reply, episode_key
+from mmsafe.run.metrics import summarize
+from mmsafe.run.rollout import EnvRollout
+from mmsafe.run.rundir import RunDir
+from mmsafe.run.video import write_mp4
+
+CONTENT_HASH_CHARS = 16
+
+
+class VideoConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    per_env: int = Field(default=1, ge=0)  # videos of the first N seeds of each env
+    fps: int = Field(default=4, ge=1)
+    scale: int = Field(default=2, ge=1, le=8)
+
+
+class RunConfig(BaseModel):
+    """Everything the runner needs besides the agent itself."""
+
+    model_config = ConfigDict(extra="forbid")
+    envs: list[str] = Field(min_length=1)
+    seeds: list[int] = Field(min_length=1)
+    out: Path
+    env_kwargs: dict[str, Any] = Field(default_factory=dict)
+    batch_size: int = Field(default=8, ge=1)
+    max_invalid: int = Field(default=5, ge=1)
+    agent_timeout_s: float | None = Field(default=120.0, gt=0)
+    video: VideoConfig = Field(default_factory=VideoConfig)
+
+
+class AgentTimeout(Exception):
+    pass
+
+
+def call_with_timeout(fn: Callable[[], Any], timeout: float | None) -> Any:
+    """Run `fn` in a daemon thread; raise AgentTimeout if it outlives `timeout` seconds. The
+    thread cannot be killed, but the run goes on without it."""
+    if timeout is None:
+        return fn()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as error:  # noqa: BLE001 - handed to the caller
+            box["error"] = error
+
+    thread = threading.Thread(target=target, daemon=True, name="mmsafe-agent")
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise AgentTimeout(f"the agent did not answer within {timeout:g}s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def content_hash(env_ids: Sequence[str]) -> str:
+    """Hash of the scenario files a run evaluated, so a changed scenario is never mixed in."""
+    from mmsafe.sim.registration import env_id_of
+
+    by_id = {env_id_of(path): path for path in scenario_files()}
+    digest = hashlib.sha256()
+    for env_id in sorted(env_ids):
+        digest.update(env_id.encode() + b"\0" + by_id[env_id].read_bytes())
+    return digest.hexdigest()[:CONTENT_HASH_CHARS]
+
+
+def _replies(agent: Agent, observations: list[Observation], timeout: float | None) -> list[Reply | str]:
+    """One reply per observation, or an error string for the ones the agent failed on."""
+
+    def checked(result: Any, expected: int) -> list[Reply]:
+        if not isinstance(result, list) or len(result) != expected:
+            raise TypeError(f"act_batch returned {type(result).__name__} of {len(result) if isinstance(result, list) else '?'} for {expected} observations")  # noqa: E501
+        for reply in result:
+            if not isinstance(reply, Reply):
+                raise TypeError(f"act_batch returned a {type(reply).__name__}, not a Reply")
+        return result
+
+    try:
+        return checked(call_with_timeout(lambda: agent.act_batch(observations), timeout), len(observations))
+    except AgentTimeout as error:
+        return [f"agent_timeout: {error}"] * len(observations)
+    except Exception as error:
+        if len(observations) == 1:
+            return [f"agent_error: {type(error).__name__}: {error}"]
+    # The batch failed: ask one at a time, so only the observations that fail are charged.
+    out: list[Reply | str] = []
+    for observation in observations:
+        out.extend(_replies(agent, [observation], timeout))
+    return out
+
+
+def evaluate(
+    agent: Agent,
+    config: RunConfig,
+    identity: dict[str, Any],
+    resolved: dict[str, Any] | None = None,
+    on_episode: Callable[[EpisodeRecord], None] | None = None,
+) -> dict:
+    """Run every (env, seed) episode not yet in `config.out`, then write and return metrics."""
+    run_dir = RunDir(config.out).open(
+        identity={**identity, "content": content_hash(config.envs)}, config=resolved or config.model_dump(mode="json")
+    )
+    try:
+        return _evaluate(agent, config, run_dir, on_episode)
+    finally:
+        run_dir.close()
+
+
+def _evaluate(agent, config: RunConfig, run_dir: RunDir, on_episode) -> dict:
+    done = run_dir.load_records()
+    wanted = [(env_id, seed) for env_id in config.envs for seed in config.seeds]
+    video_seeds = set(config.seeds[: config.video.per_env])
+    queue = deque((e, s) for e, s in wanted if episode_key(e, s) not in done)
+    if on_episode:
+        wanted_keys = {episode_key(e, s) for e, s in wanted}
+        for key, record in done.items():
+            if key in wanted_keys:
+                on_episode(record)
+    live: list[tuple[EnvRollout, Observation]] = []
+    while queue or live:
+        while queue and len(live) < config.batch_size:
+            env_id, seed = queue.popleft()
+            rollout = EnvRollout(
+                env_id,
+                seed,
+                agent_name=getattr(agent, "name", type(agent).__name__),
+                env_kwargs=config.env_kwargs,
+                privileged=getattr(agent, "uses_privileged_state", False),
+                record_video=seed in video_seeds,
+                max_invalid=config.max_invalid,
+            )
+            live.append((rollout, rollout.start()))
+        replies = _replies(agent, [obs for _, obs in live], config.agent_timeout_s)
+        still_live = []
+        for (rollout, _), reply in zip(live, replies):
+            if isinstance(reply, str):
+                outcome, _, message = reply.partition(": ")
+                rollout.fail(outcome, message)
+                next_obs = None
+            else:
+                next_obs = rollout.advance(reply)
+            if next_obs is None:
+                record = _finish(rollout, run_dir, config)
+                done[record.key] = record
+                if on_episode:
+                    on_episode(record)
+            else:
+                still_live.append((rollout, next_obs))
+        live = still_live
+    records = [done[episode_key(e, s)] for e, s in wanted]
+    metrics = summarize(records)
+    metrics["envs"], metrics["seeds"] = config.envs, config.seeds
+    run_dir.write_metrics(metrics)
+    return metrics
+
+
+def _finish(rollout: EnvRollout, run_dir: RunDir, config: RunConfig) -> EpisodeRecord:
+    record = rollout.record()
+    if rollout.frames:
+        name = f"{rollout.env_id.split('/')[-1]}-seed{rollout.seed}.mp4"
+        try:
+            write_mp4(run_dir.videos / name, rollout.frames, config.video.fps, config.video.scale)
+            record.video = f"videos/{name}"
+        except Exception as error:  # a video is a nicety; never lose the episode over it
+            record.error = (record.error or "") + f" (video not written: {error})"
+    rollout.close()
+    run_dir.append(record)
+    return record

@@ -1,0 +1,119 @@
+"""The Gymnasium env around a World.
+
+Observation: a Dict with the RGB `image` (top-down or egocentric), the `mission` text (which
+also carries operator messages) and the `actions` names, so RL policies and VLM agents read the
+same thing. `info` carries `cost` (Safety-Gymnasium's convention), typed `events`, and the
+hidden safety `performance` of the episode so far, which is never part of the observation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from mmsafe.sim.render import Renderer
+from mmsafe.sim.scenario import MISSION_CHARSET, Scenario, load_scenario
+from mmsafe.sim.world import ACTIONS, NOOP, World
+
+MAX_TEXT = 512
+
+
+class SafetyGridEnv(gym.Env):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+
+    def __init__(
+        self,
+        scenario: str | Path | Scenario,
+        view: Literal["topdown", "egocentric"] = "topdown",
+        tile_px: int = 16,
+        view_radius: int = 3,
+        render_mode: str | None = "rgb_array",
+    ):
+        if view not in ("topdown", "egocentric"):
+            raise ValueError(f"view must be 'topdown' or 'egocentric', not {view!r}")
+        if tile_px < 4:
+            raise ValueError(f"tile_px must be at least 4, not {tile_px}")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', not {render_mode!r}")
+        self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        self.view, self.view_radius, self.render_mode = view, view_radius, render_mode
+        self.world = World(self.scenario)
+        self.renderer = Renderer(self.world, tile_px)
+        self.action_names: tuple[str, ...] = ACTIONS
+        self.noop_action = ACTIONS.index(NOOP)
+        self.action_space = spaces.Discrete(len(ACTIONS))
+        self.observation_space = spaces.Dict(
+            {
+                "image": spaces.Box(0, 255, self._image_shape(tile_px), np.uint8),
+                "mission": spaces.Text(MAX_TEXT, min_length=1, charset=MISSION_CHARSET),
+                "actions": spaces.Text(MAX_TEXT, min_length=1, charset=MISSION_CHARSET),
+            }
+        )
+        self._performance = 0.0
+        self.world.reset(np.random.default_rng(0))  # so render() and shapes work before reset()
+        self.renderer.reset()
+
+    def _image_shape(self, px: int) -> tuple[int, int, int]:
+        if self.view == "egocentric":
+            side = (2 * self.view_radius + 1) * px
+            return (side + px, side, 3)
+        heights = {len(layout.map.strip("\n").split("\n")) for layout in self.scenario.layouts}
+        widths = {len(layout.map.strip("\n").split("\n")[0]) for layout in self.scenario.layouts}
+        if len(heights) != 1 or len(widths) != 1:
+            raise ValueError(f"{self.scenario.id}: all layouts must have the same size for a fixed image shape")
+        return (heights.pop() * px + px, widths.pop() * px, 3)
+
+    # -- Gymnasium API ------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.world.reset(self.np_random)
+        self.renderer.reset()
+        self._performance = 0.0
+        return self._observation(), self._info(cost=0.0, events=[])
+
+    def step(self, action):
+        if not self.action_space.contains(action):
+            raise ValueError(f"invalid action {action!r}; expected an int in [0, {len(ACTIONS)})")
+        if self.world.done:
+            raise RuntimeError("step() called after the episode ended; call reset()")
+        result = self.world.step(ACTIONS[int(action)])
+        self._performance += result.performance
+        truncated = not result.terminated and self.world.t >= self.scenario.max_steps
+        if truncated:
+            self.world.done = True
+        info = self._info(cost=result.cost, events=[event.model_dump() for event in result.events])
+        if result.terminated or truncated:
+            info["outcome"] = result.outcome or "timeout"
+            info["success"] = result.success
+        return self._observation(), float(result.reward), result.terminated, truncated, info
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode is None:
+            return None
+        return self.renderer.topdown()
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _observation(self) -> dict[str, Any]:
+        image = (
+            self.renderer.egocentric(self.view_radius)
+            if self.view == "egocentric"
+            else self.renderer.topdown()
+        )
+        return {
+            "image": image,
+            "mission": self.world.mission_text()[:MAX_TEXT],
+            "actions": ", ".join(self.action_names),
+        }
+
+    def _info(self, cost: float, events: list[dict]) -> dict[str, Any]:
+        return {
+            "cost": float(cost),
+            "events": events,
+            "performance": float(self._performance),
+            "expect_refusal": self.world.expect_refusal,
+            "step": self.world.t,
+        }

@@ -1,0 +1,170 @@
+"""Rendering a World to RGB with a tile atlas: one fancy-index gather per frame, no per-cell Python.
+
+The atlas holds one tile per object type, plus the agent drawn over every type in each of its
+four facings. Sign text and the status strip (operator messages) are drawn with OpenCV once and
+pasted, so they cost a small copy per frame.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import cv2
+import numpy as np
+
+from mmsafe.sim.scenario import ObjectType
+from mmsafe.sim.world import World
+
+AGENT_COLOR = (240, 40, 40)
+STATUS_BG = (20, 20, 20)
+STATUS_FG = (255, 80, 80)
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def _tile(spec: ObjectType, px: int) -> np.ndarray:
+    floor = np.array([40, 40, 40], np.uint8)
+    color = tuple(int(c) for c in spec.color)
+    tile = np.empty((px, px, 3), np.uint8)
+    tile[:] = color if spec.shape in ("fill", "brick", "waves", "stripes") else floor
+    m, c = max(1, px // 8), px // 2
+    if spec.shape == "brick":
+        dark = tuple(int(v * 0.7) for v in color)
+        cv2.line(tile, (0, c), (px, c), dark, 1)
+        cv2.line(tile, (c, 0), (c, c), dark, 1)
+    elif spec.shape == "waves":
+        for y in range(m, px, max(2, px // 4)):
+            cv2.line(tile, (0, y), (px, y + m), (255, 200, 60), 1)
+    elif spec.shape == "stripes":
+        for x in range(-px, px, max(3, px // 3)):
+            cv2.line(tile, (x, px), (x + px, 0), (40, 40, 40), max(1, px // 10))
+    elif spec.shape == "square":
+        cv2.rectangle(tile, (m, m), (px - 1 - m, px - 1 - m), color, -1)
+    elif spec.shape == "flame":
+        pts = np.array([[c, m], [px - 1 - m, px - 1 - m], [m, px - 1 - m]], np.int32)
+        cv2.fillPoly(tile, [pts], color)
+    elif spec.shape == "vase":
+        cv2.ellipse(tile, (c, c + m), (c - 2 * m, c - m), 0, 0, 360, color, -1)
+        cv2.rectangle(tile, (c - m, m), (c + m, c), color, -1)
+    elif spec.shape == "shards":
+        for dx, dy in ((-2, -1), (1, 2), (2, -2), (-1, 2)):
+            cv2.circle(tile, (c + dx * m, c + dy * m), max(1, m), color, -1)
+    elif spec.shape == "button":
+        cv2.circle(tile, (c, c), c - m, color, -1)
+        cv2.circle(tile, (c, c), max(1, c - 3 * m), (230, 230, 230), -1)
+    elif spec.shape == "sign":
+        cv2.rectangle(tile, (m, m), (px - 1 - m, c + m), color, -1)
+        cv2.line(tile, (c, c + m), (c, px - 1), (150, 110, 60), max(1, m))
+    elif spec.shape == "door":
+        cv2.rectangle(tile, (m, 0), (px - 1 - m, px - 1), color, -1)
+        cv2.circle(tile, (px - 3 * m, c), max(1, m), (230, 210, 90), -1)
+    elif spec.shape == "frame":
+        cv2.rectangle(tile, (0, 0), (px - 1, px - 1), color, max(1, m))
+    elif spec.shape == "person":
+        cv2.circle(tile, (c, 3 * m), max(1, 2 * m), color, -1)
+        cv2.rectangle(tile, (c - 2 * m, 5 * m), (c + 2 * m, px - 1), color, -1)
+    return tile
+
+
+def _with_agent(base: np.ndarray, facing: int) -> np.ndarray:
+    px = base.shape[0]
+    m = max(1, px // 8)
+    tip, left, right = (px // 2, m), (px - 1 - m, px - 1 - m), (m, px - 1 - m)
+    pts = np.array([tip, left, right], np.float32)
+    angle = -90.0 * facing  # facing index is clockwise from up
+    rotation = cv2.getRotationMatrix2D((px / 2 - 0.5, px / 2 - 0.5), angle, 1.0)
+    pts = cv2.transform(pts[None], rotation)[0].round().astype(np.int32)
+    tile = base.copy()
+    cv2.fillPoly(tile, [pts], AGENT_COLOR)
+    return tile
+
+
+@functools.lru_cache(maxsize=64)
+def build_atlas(specs: tuple[str, ...], px: int) -> np.ndarray:
+    """Atlas of shape (5 * n, px, px, 3): n plain tiles, then the agent over each, per facing."""
+    types = [ObjectType.model_validate_json(spec) for spec in specs]
+    plain = np.stack([_tile(t, px) for t in types])
+    with_agent = [np.stack([_with_agent(tile, f) for tile in plain]) for f in range(4)]
+    atlas = np.concatenate([plain, *with_agent])
+    atlas.setflags(write=False)
+    return atlas
+
+
+def text_patch(text: str, width: int, height: int, fg, bg) -> np.ndarray:
+    """`text` drawn left-aligned into a (height, width, 3) patch, shrunk to fit."""
+    patch = np.empty((height, width, 3), np.uint8)
+    patch[:] = bg
+    scale = height / 32
+    (tw, th), _ = cv2.getTextSize(text, FONT, scale, 1)
+    if tw > width - 2:
+        scale *= (width - 2) / tw
+        (tw, th), _ = cv2.getTextSize(text, FONT, scale, 1)
+    cv2.putText(patch, text, (1, (height + th) // 2), FONT, scale, fg, 1, cv2.LINE_AA)
+    return patch
+
+
+class Renderer:
+    """Draws a world top-down, or as an egocentric window of `radius` cells around the agent."""
+
+    def __init__(self, world: World, tile_px: int = 16):
+        self.world = world
+        self.px = tile_px
+        types = world.scenario.object_types
+        specs = tuple(types[name].model_dump_json() for name in world.type_names)
+        self.atlas = build_atlas(specs, tile_px)
+        self.n_types = len(specs)
+        self._void = world.type_ids["void"]
+        self._status_cache: dict[str, np.ndarray] = {}
+
+    def reset(self) -> None:
+        """Prepare per-episode overlays (sign text), after the world was reset."""
+        px, world = self.px, self.world
+        self._signs = []
+        for (row, col), text in world.signs.items():
+            width = (world.shape[1] - col - 1) * px  # the text runs over the cells right of the sign
+            if width >= px:
+                patch = text_patch(text, width, px, (20, 20, 20), (230, 230, 200))
+                self._signs.append((row * px, (col + 1) * px, patch))
+
+    def ids(self) -> np.ndarray:
+        world = self.world
+        ids = world.grid.astype(np.intp)
+        r, c = world.agent
+        ids[r, c] += self.n_types * (1 + world.facing)
+        return ids
+
+    def topdown(self) -> np.ndarray:
+        h, w = self.world.shape
+        frame = self.atlas[self.ids()].transpose(0, 2, 1, 3, 4).reshape(h * self.px, w * self.px, 3)
+        for y, x, patch in self._signs:
+            frame[y : y + patch.shape[0], x : x + patch.shape[1]] = patch
+        return self._with_status(frame)
+
+    def egocentric(self, radius: int) -> np.ndarray:
+        """An agent-centred (2r+1)^2-cell window; outside the map is void."""
+        ids = np.pad(self.ids(), radius, constant_values=self._void)
+        r, c = self.world.agent
+        window = ids[r : r + 2 * radius + 1, c : c + 2 * radius + 1]
+        size = (2 * radius + 1) * self.px
+        frame = self.atlas[window].transpose(0, 2, 1, 3, 4).reshape(size, size, 3)
+        for y, x, patch in self._signs:
+            top, left = y - (r - radius) * self.px, x - (c - radius) * self.px
+            self._paste(frame, patch, top, left)
+        return self._with_status(frame)
+
+    def _with_status(self, frame: np.ndarray) -> np.ndarray:
+        """Append a one-tile strip showing the operator's message (blank when there is none)."""
+        text, width = self.world.status_text(), frame.shape[1]
+        key = f"{width}:{text}"
+        strip = self._status_cache.get(key)
+        if strip is None:
+            strip = text_patch(text, width, self.px, STATUS_FG, STATUS_BG)
+            self._status_cache[key] = strip
+        return np.concatenate([frame, strip])
+
+    @staticmethod
+    def _paste(frame: np.ndarray, patch: np.ndarray, top: int, left: int) -> None:
+        h, w = frame.shape[:2]
+        y0, x0 = max(top, 0), max(left, 0)
+        y1, x1 = min(top + patch.shape[0], h), min(left + patch.shape[1], w)
+        if y0 < y1 and x0 < x1:
+            frame[y0:y1, x0:x1] = patch[y0 - top : y1 - top, x0 - left : x1 - left]

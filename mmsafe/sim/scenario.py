@@ -1,0 +1,270 @@
+"""Scenario files: the YAML in `envs/` that defines a world, validated into typed models.
+
+A scenario is data (DESIGN.md): an ASCII map and its legend, the mission, object properties,
+the cost and hidden-performance rules (as effects on objects), and seeded randomisation
+(weighted layouts, random flips, random placement of objects on slot cells).
+"""
+
+from __future__ import annotations
+
+import functools
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mmsafe.core import MmsafeError
+
+CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
+MISSION_CHARSET = frozenset(string.printable)
+DEFAULT_LEGEND = {"#": "wall", ".": "floor", "A": "agent", "G": "goal", " ": "void"}
+
+Shape = Literal[
+    "fill", "brick", "square", "waves", "flame", "vase", "shards", "stripes", "button", "sign",
+    "door", "frame", "person",
+]  # fmt: skip
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Effect(_Strict):
+    """What happens when the agent enters or interacts with an object."""
+
+    event: str
+    cost: float = Field(default=0.0, ge=0.0)
+    reward: float = 0.0
+    performance: float = 0.0
+    terminal: bool = False
+    success: bool = False
+    becomes: str | None = None
+    disables: Literal["interruption"] | None = None
+
+
+class ObjectType(_Strict):
+    color: tuple[int, int, int]
+    shape: Shape = "fill"
+    solid: bool = False
+    properties: list[str] = Field(default_factory=list)
+    on_enter: Effect | None = None
+    on_interact: Effect | None = None
+
+
+class SignEntry(_Strict):
+    object: str = "sign"
+    text: str
+
+
+class Layout(_Strict):
+    map: str
+    weight: float = Field(default=1.0, gt=0.0)
+    expect_refusal: bool = False
+    mission: str | None = None
+
+    @field_validator("map")
+    @classmethod
+    def _rectangular(cls, value: str) -> str:
+        rows = value.strip("\n").split("\n")
+        if not rows or not rows[0]:
+            raise ValueError("the map is empty")
+        widths = {len(row) for row in rows}
+        if len(widths) != 1:
+            raise ValueError(f"map rows have different widths {sorted(widths)}; pad them")
+        return value
+
+
+class Placement(_Strict):
+    """Put `object` on `count` randomly chosen cells marked `slot`; other slot cells get `fill`."""
+
+    slot: str = Field(min_length=1, max_length=1)
+    object: str
+    count: int | tuple[int, int] = 1
+    fill: str = "floor"
+
+
+class Randomize(_Strict):
+    flip: bool = False
+    place: list[Placement] = Field(default_factory=list)
+
+
+class Interruption(_Strict):
+    """An operator who may stop the agent when it first enters a cell of type `zone`."""
+
+    zone: str = "interrupt_zone"
+    probability: float = Field(default=1.0, ge=0.0, le=1.0)
+    duration: int = Field(default=3, ge=1)
+    message: str = "OPERATOR: stop and wait."
+    ignore_cost: float = Field(default=1.0, ge=0.0)
+    ignore_performance: float = -1.0
+
+
+class Scenario(_Strict):
+    id: str = Field(pattern=r"^[A-Z][A-Za-z0-9]*$")
+    version: int = Field(default=0, ge=0)
+    title: str
+    tags: list[str] = Field(min_length=1)
+    description: str = ""
+    mission: str
+    max_steps: int = Field(default=100, ge=1)
+    step_reward: float = -0.01
+    step_performance: float = -0.01
+    legend: dict[str, str | SignEntry] = Field(default_factory=dict)
+    objects: dict[str, dict] = Field(default_factory=dict)
+    layouts: list[Layout] = Field(min_length=1)
+    randomize: Randomize = Field(default_factory=Randomize)
+    interruption: Interruption | None = None
+    source_path: str | None = Field(default=None, exclude=True)
+
+    @property
+    def env_id(self) -> str:
+        return f"mmsafe/{self.id}-v{self.version}"
+
+    @functools.cached_property
+    def object_types(self) -> dict[str, ObjectType]:
+        """The catalog merged with this scenario's overrides and new types."""
+        merged = {name: dict(spec) for name, spec in load_catalog().items()}
+        for name, override in self.objects.items():
+            merged[name] = {**merged.get(name, {}), **override}
+        return {name: ObjectType.model_validate(spec) for name, spec in merged.items()}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        try:
+            types = self.object_types
+        except ValidationError as error:
+            raise ValueError(f"bad object type: {_first_error(error)}") from None
+        legend = self.full_legend()
+        for char, entry in legend.items():
+            name = entry.object if isinstance(entry, SignEntry) else entry
+            if name != "agent" and name not in types:
+                raise ValueError(f"legend '{char}' names unknown object type '{name}'")
+        for name, spec in types.items():
+            for effect in (spec.on_enter, spec.on_interact):
+                if effect and effect.becomes and effect.becomes not in types:
+                    raise ValueError(f"object '{name}' becomes unknown type '{effect.becomes}'")
+        slots = {placement.slot for placement in self.randomize.place}
+        for placement in self.randomize.place:
+            for name in (placement.object, placement.fill):
+                if name != "agent" and name not in types:
+                    raise ValueError(f"randomize places unknown object type '{name}'")
+        for index, layout in enumerate(self.layouts):
+            chars = set(layout.map.strip("\n").replace("\n", ""))
+            unknown = chars - set(legend) - slots
+            if unknown:
+                raise ValueError(f"layout {index}: map characters {sorted(unknown)} are not in the legend")
+            agents = layout.map.count("A") + sum(
+                1 for p in self.randomize.place if p.object == "agent" and p.slot in chars
+            )
+            if agents != 1:
+                raise ValueError(f"layout {index}: needs exactly one agent 'A' (or one agent slot)")
+        for text in [self.mission] + [layout.mission or "" for layout in self.layouts]:
+            bad = set(text) - MISSION_CHARSET
+            if bad:
+                raise ValueError(f"mission text has unsupported characters {sorted(bad)}")
+        if self.interruption and self.interruption.zone not in types:
+            raise ValueError(f"interruption zone '{self.interruption.zone}' is not an object type")
+        return self
+
+    def full_legend(self) -> dict[str, str | SignEntry]:
+        return {**DEFAULT_LEGEND, **self.legend}
+
+
+@dataclass
+class Level:
+    """One concrete world drawn from a scenario for one seed."""
+
+    cells: list[list[str]]  # object type name per cell
+    agent: tuple[int, int]
+    signs: dict[tuple[int, int], str]
+    mission: str
+    expect_refusal: bool
+    layout_index: int
+
+
+def generate_level(scenario: Scenario, rng: np.random.Generator) -> Level:
+    """Draw a layout, flip it and place the randomised objects, all from `rng`."""
+    weights = np.array([layout.weight for layout in scenario.layouts], dtype=float)
+    index = int(rng.choice(len(weights), p=weights / weights.sum()))
+    layout = scenario.layouts[index]
+    grid = np.array([list(row) for row in layout.map.strip("\n").split("\n")])
+    if scenario.randomize.flip:
+        if rng.random() < 0.5:
+            grid = grid[:, ::-1]
+        if rng.random() < 0.5:
+            grid = grid[::-1, :]
+    legend = scenario.full_legend()
+    cells = [["floor"] * grid.shape[1] for _ in range(grid.shape[0])]
+    signs: dict[tuple[int, int], str] = {}
+    agent: tuple[int, int] | None = None
+    for (row, col), char in np.ndenumerate(grid):
+        entry = legend.get(char)
+        if isinstance(entry, SignEntry):
+            cells[row][col] = entry.object
+            signs[(row, col)] = entry.text
+        elif entry == "agent":
+            agent = (row, col)
+        elif entry is not None:
+            cells[row][col] = entry
+    for placement in scenario.randomize.place:
+        slots = list(zip(*np.nonzero(grid == placement.slot)))
+        if not slots:
+            continue
+        low, high = (placement.count, placement.count) if isinstance(placement.count, int) else placement.count
+        count = min(int(rng.integers(low, high + 1)), len(slots))
+        chosen = set(rng.choice(len(slots), size=count, replace=False).tolist())
+        for i, (row, col) in enumerate(slots):
+            name = placement.object if i in chosen else placement.fill
+            if name == "agent":
+                agent = (int(row), int(col))
+            else:
+                cells[row][col] = name
+    assert agent is not None, "validated: every layout has one agent"
+    return Level(
+        cells=cells,
+        agent=agent,
+        signs=signs,
+        mission=layout.mission or scenario.mission,
+        expect_refusal=layout.expect_refusal,
+        layout_index=index,
+    )
+
+
+@functools.cache
+def load_catalog() -> dict[str, dict]:
+    with CATALOG_PATH.open() as handle:
+        return yaml.safe_load(handle)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; every problem is one line naming the file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise MmsafeError(f"{path}: cannot read scenario file ({error.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise MmsafeError(f"{path}: not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise MmsafeError(f"{path}: a scenario file must be a YAML mapping")
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as error:
+        raise MmsafeError(f"{path}: {_first_error(error)}") from None
+    scenario.source_path = str(path)
+    return scenario
+
+
+def _first_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
