@@ -7,7 +7,6 @@ finder that waits for `gymnasium.envs` and costs nothing else. Set MMSAFE_NO_GYM
 to turn it off.
 """
 
-import importlib.abc
 import importlib.machinery
 import os
 import sys
@@ -16,7 +15,7 @@ import warnings
 _TARGET = "gymnasium.envs"
 
 
-class _RegisterAfterGymnasiumEnvs(importlib.abc.MetaPathFinder):
+class _RegisterAfterGymnasiumEnvs:  # a meta-path finder; importlib.abc would cost 17 ms a start
     def find_spec(self, fullname, path, target=None):
         if fullname != _TARGET:
             return None
@@ -27,6 +26,8 @@ class _RegisterAfterGymnasiumEnvs(importlib.abc.MetaPathFinder):
 
         def exec_module(module):
             original_exec(module)
+            if "mmsafe.sim.registration" in sys.modules:
+                return  # mmsafe itself is importing gymnasium; it registers its envs next
             try:
                 from mmsafe.sim.registration import register_envs
 

@@ -1,19 +1,36 @@
-"""mmsafe: a multimodal and embodied AI-safety benchmark suite."""
+"""mmsafe: a multimodal and embodied AI-safety benchmark suite.
 
-from mmsafe.core import EpisodeRecord, MmsafeError, Observation, Reply, StepRecord, Verdict
+Importing mmsafe registers its Gymnasium envs and nothing heavier: the start-up hook imports
+this package whenever gymnasium is imported, so the public names below load lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from mmsafe.sim.registration import register_envs
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "EpisodeRecord": "mmsafe.core",
+    "MmsafeError": "mmsafe.core",
+    "Observation": "mmsafe.core",
+    "Reply": "mmsafe.core",
+    "StepRecord": "mmsafe.core",
+    "Verdict": "mmsafe.core",
+    "evaluate": "mmsafe.run.runner",
+    "RunConfig": "mmsafe.run.runner",
+}
+
 register_envs()
 
-__all__ = [
-    "EpisodeRecord",
-    "MmsafeError",
-    "Observation",
-    "Reply",
-    "StepRecord",
-    "Verdict",
-    "__version__",
-    "register_envs",
-]
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mmsafe' has no attribute {name!r}")
+
+
+__all__ = [*_LAZY, "__version__", "register_envs"]

@@ -105,14 +105,18 @@ def run_one(cfg: DictConfig) -> dict:
             counts["safe"] += record.safe_success
             progress.update(task, advance=1, safe=f"{counts['safe'] / counts['n']:.2f}")
 
-        metrics = evaluate(agent, config, agent_identity(cfg), resolved=resolved, on_episode=on_episode)
+        metrics = evaluate(
+            agent, config, agent_identity(cfg), resolved=resolved, on_episode=on_episode
+        )
     print_results(metrics, f"{agent.name} on {cfg.suite.name} ({config.out})", console)
     return metrics
 
 
-# -- list and report --------------------------------------------------------------------------------
+# -- list and report ---------------------------------------------------------------------
 def list_command(args: list[str]) -> int:
-    argparse.ArgumentParser(prog="mmsafe list", description="Show envs, suites and agents.").parse_args(args)
+    argparse.ArgumentParser(
+        prog="mmsafe list", description="Show envs, suites and agents."
+    ).parse_args(args)
     from mmsafe.content import scenario_files
     from mmsafe.sim.scenario import load_scenario
 
@@ -130,13 +134,18 @@ def list_command(args: list[str]) -> int:
         for name in group_options(group):
             spec = OmegaConf.load(CONF_DIR / group / f"{name}.yaml")
             details = spec.get("_target_") if group == "agent" else spec.get("envs")
-            table.add_row(name, str(OmegaConf.to_container(details) if OmegaConf.is_config(details) else details))
+            table.add_row(
+                name,
+                str(OmegaConf.to_container(details) if OmegaConf.is_config(details) else details),
+            )
         console.print(table)
     return 0
 
 
 def report_command(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="mmsafe report", description="Print a run's results table.")
+    parser = argparse.ArgumentParser(
+        prog="mmsafe report", description="Print a run's results table."
+    )
     parser.add_argument("run_dir")
     report(parser.parse_args(args).run_dir, console)
     return 0

@@ -46,7 +46,9 @@ def compose_config(overrides: list[str]) -> DictConfig:
             found = re.search(r"Could not override '([^']+)'", str(error))
             if found:
                 keys = ", ".join(_settings())
-                raise MmsafeError(f"unknown setting '{found.group(1)}'; settings are: {keys}") from None
+                raise MmsafeError(
+                    f"unknown setting '{found.group(1)}'; settings are: {keys}"
+                ) from None
             raise MmsafeError(_first_line(str(error.__cause__ or error))) from None
 
 
@@ -99,7 +101,11 @@ def resolve_envs(requested: Any, known: list[str]) -> list[str]:
     """Env ids from a suite's `envs`: 'all', short names ('HazardLava') or full ids."""
     if requested == "all":
         return list(known)
-    if isinstance(requested, str) or not OmegaConf.is_list(requested) and not isinstance(requested, list):
+    if (
+        isinstance(requested, str)
+        or not OmegaConf.is_list(requested)
+        and not isinstance(requested, list)
+    ):
         raise MmsafeError(f"suite.envs must be 'all' or a list of env names, not {requested!r}")
     short = {env_id.split("/")[-1].rsplit("-v", 1)[0]: env_id for env_id in known}
     resolved = []
@@ -123,7 +129,9 @@ def make_agent(cfg: DictConfig) -> Agent:
         raise MmsafeError(f"cannot create agent '{name}': {_one_line(str(cause))}") from None
     agent.name = name
     if not hasattr(agent, "act_batch"):
-        raise MmsafeError(f"agent '{name}' ({type(agent).__name__}) has no act_batch(); subclass BaseAgent")
+        raise MmsafeError(
+            f"agent '{name}' ({type(agent).__name__}) has no act_batch(); subclass BaseAgent"
+        )
     return agent
 
 

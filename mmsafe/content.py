@@ -18,7 +18,9 @@ def content_dir(name: str) -> Path:
     for candidate in (PACKAGE_DIR / "_content" / name, PACKAGE_DIR.parent / name):
         if candidate.is_dir():
             return candidate
-    raise FileNotFoundError(f"mmsafe's '{name}' folder is missing from {PACKAGE_DIR}; reinstall mmsafe")
+    raise FileNotFoundError(
+        f"mmsafe's '{name}' folder is missing from {PACKAGE_DIR}; reinstall mmsafe"
+    )
 
 
 def scenario_dirs() -> list[Path]:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class MmsafeError(Exception):
-    """A problem a user can fix (bad config, missing file, malformed scenario). Shown as one line."""
+    """A problem the user can fix (bad config, missing file, bad scenario). Shown as one line."""
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,12 @@ def results_table(metrics: dict, title: str = "results") -> Table:
     rows.append(("overall", metrics["overall"]))
     for index, (name, values) in enumerate(rows):
         n = str(values.get("success", {}).get("n", "-"))
-        table.add_row(name, n, *(_cell(values.get(key)) for key, _ in COLUMNS), end_section=index == len(rows) - 2)
+        table.add_row(
+            name,
+            n,
+            *(_cell(values.get(key)) for key, _ in COLUMNS),
+            end_section=index == len(rows) - 2,
+        )
     return table
 
 

@@ -25,9 +25,7 @@ Cell = tuple[int, int]
 def shortest_path(world: World, avoid_costs: bool) -> list[Cell] | None:
     """Cells from the agent to the nearest success cell (BFS), or None. Closed doors count as
     passable: the agent opens them on the way."""
-    goals = {
-        i for i, effect in enumerate(world.on_enter) if effect is not None and effect.success
-    }
+    goals = {i for i, effect in enumerate(world.on_enter) if effect is not None and effect.success}
     openable = {i for i, effect in enumerate(world.on_interact) if effect and effect.becomes}
     start = world.agent
     previous: dict[Cell, Cell | None] = {start: None}

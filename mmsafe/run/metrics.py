@@ -31,7 +31,11 @@ def _boot_means(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def _estimate(mean: float, boots: np.ndarray, n: int) -> dict:
     low, high = np.percentile(boots, [2.5, 97.5])
-    return {"mean": round(float(mean), 6), "ci": [round(float(low), 6), round(float(high), 6)], "n": n}
+    return {
+        "mean": round(float(mean), 6),
+        "ci": [round(float(low), 6), round(float(high), 6)],
+        "n": n,
+    }
 
 
 def summarize(records: Iterable[EpisodeRecord], seed: int = 0) -> dict:

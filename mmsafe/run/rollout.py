@@ -53,7 +53,11 @@ class EnvRollout:
         names = self.core.action_names
         valid = reply.action in names
         action = names.index(reply.action) if valid else self.core.noop_action
-        error = None if valid else f"invalid action {reply.action!r}; expected one of {', '.join(names)}"
+        error = (
+            None
+            if valid
+            else f"invalid action {reply.action!r}; expected one of {', '.join(names)}"
+        )
         try:
             obs, reward, terminated, truncated, info = self.env.step(action)
         except Exception as exc:  # an env bug must not take the run down
@@ -79,7 +83,9 @@ class EnvRollout:
             self.outcome, self.success = info["outcome"], bool(info["success"])
             return None
         if self._invalid_run >= self.max_invalid:
-            self.fail("invalid_actions", f"{self._invalid_run} invalid actions in a row; last: {error}")
+            self.fail(
+                "invalid_actions", f"{self._invalid_run} invalid actions in a row; last: {error}"
+            )
             return None
         return self._observation(obs)
 

@@ -41,7 +41,9 @@ class RunDir:
             probe.write_text("ok")
             probe.unlink()
         except OSError as error:
-            raise MmsafeError(f"cannot write to run directory {self.path}: {error.strerror}") from None
+            raise MmsafeError(
+                f"cannot write to run directory {self.path}: {error.strerror}"
+            ) from None
         self._lock = (self.path / ".lock").open("w")
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -54,7 +56,11 @@ class RunDir:
             except json.JSONDecodeError:
                 raise MmsafeError(f"{identity_path} is corrupt; move the folder away") from None
             if previous != identity:
-                changed = sorted(k for k in identity.keys() | previous.keys() if previous.get(k) != identity.get(k))
+                changed = sorted(
+                    k
+                    for k in identity.keys() | previous.keys()
+                    if previous.get(k) != identity.get(k)
+                )
                 raise MmsafeError(
                     f"{self.path} holds a run with a different {', '.join(changed)}; "
                     "choose another out= or remove that folder"
@@ -89,8 +95,9 @@ class RunDir:
             try:
                 record = EpisodeRecord.model_validate_json(line)
             except ValidationError as error:
+                reason = error.errors()[0]["msg"]
                 raise MmsafeError(
-                    f"{self.episodes_path}:{number}: not an episode record ({error.errors()[0]['msg']})"
+                    f"{self.episodes_path}:{number}: not an episode record ({reason})"
                 ) from None
             records.setdefault(record.key, record)
         return records

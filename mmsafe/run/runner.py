@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -88,24 +89,37 @@ def content_hash(env_ids: Sequence[str]) -> str:
     return digest.hexdigest()[:CONTENT_HASH_CHARS]
 
 
-def _replies(agent: Agent, observations: list[Observation], timeout: float | None) -> list[Reply | str]:
+def _replies(
+    agent: Agent, observations: list[Observation], timeout: float | None
+) -> list[Reply | str]:
     """One reply per observation, or an error string for the ones the agent failed on."""
 
     def checked(result: Any, expected: int) -> list[Reply]:
         if not isinstance(result, list) or len(result) != expected:
-            raise TypeError(f"act_batch returned {type(result).__name__} of {len(result) if isinstance(result, list) else '?'} for {expected} observations")  # noqa: E501
+            size = len(result) if isinstance(result, list) else "?"
+            raise TypeError(
+                f"act_batch returned {type(result).__name__} of {size} for {expected} observations"
+            )
         for reply in result:
             if not isinstance(reply, Reply):
                 raise TypeError(f"act_batch returned a {type(reply).__name__}, not a Reply")
         return result
 
     try:
-        return checked(call_with_timeout(lambda: agent.act_batch(observations), timeout), len(observations))
+        return checked(
+            call_with_timeout(lambda: agent.act_batch(observations), timeout), len(observations)
+        )
     except AgentTimeout as error:
         return [f"agent_timeout: {error}"] * len(observations)
     except Exception as error:
         if len(observations) == 1:
             return [f"agent_error: {type(error).__name__}: {error}"]
+        warnings.warn(
+            f"{getattr(agent, 'name', agent)}: act_batch failed ({type(error).__name__}: {error}); "
+            "asking one observation at a time",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     # The batch failed: ask one at a time, so only the observations that fail are charged.
     out: list[Reply | str] = []
     for observation in observations:
@@ -116,13 +130,24 @@ def _replies(agent: Agent, observations: list[Observation], timeout: float | Non
 def evaluate(
     agent: Agent,
     config: RunConfig,
-    identity: dict[str, Any],
+    identity: dict[str, Any] | None = None,
     resolved: dict[str, Any] | None = None,
     on_episode: Callable[[EpisodeRecord], None] | None = None,
 ) -> dict:
-    """Run every (env, seed) episode not yet in `config.out`, then write and return metrics."""
+    """Run every (env, seed) episode not yet in `config.out`, then write and return metrics.
+
+    `identity` says which agent this is (default: its name and class); a run directory only
+    resumes a run of the same identity on the same scenario content.
+    """
+    if identity is None:
+        kind = type(agent)
+        identity = {
+            "agent": getattr(agent, "name", kind.__name__),
+            "class": f"{kind.__module__}.{kind.__qualname__}",
+        }
     run_dir = RunDir(config.out).open(
-        identity={**identity, "content": content_hash(config.envs)}, config=resolved or config.model_dump(mode="json")
+        identity={**identity, "content": content_hash(config.envs)},
+        config=resolved or config.model_dump(mode="json"),
     )
     try:
         return _evaluate(agent, config, run_dir, on_episode)
@@ -156,7 +181,7 @@ def _evaluate(agent, config: RunConfig, run_dir: RunDir, on_episode) -> dict:
             live.append((rollout, rollout.start()))
         replies = _replies(agent, [obs for _, obs in live], config.agent_timeout_s)
         still_live = []
-        for (rollout, _), reply in zip(live, replies):
+        for (rollout, _), reply in zip(live, replies, strict=True):
             if isinstance(reply, str):
                 outcome, _, message = reply.partition(": ")
                 rollout.fail(outcome, message)

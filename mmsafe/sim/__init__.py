@@ -1,7 +1,3 @@
-"""The simulator: YAML scenarios, a deterministic grid world, atlas rendering, Gymnasium envs."""
-
-from mmsafe.sim.env import SafetyGridEnv
-from mmsafe.sim.scenario import Scenario, load_scenario
-from mmsafe.sim.world import ACTIONS, World
-
-__all__ = ["ACTIONS", "SafetyGridEnv", "Scenario", "World", "load_scenario"]
+"""The simulator: YAML scenarios (scenario.py), a deterministic grid world (world.py), tile-atlas
+rendering (render.py) and the Gymnasium env (env.py). Kept import-free so that registering the
+envs at gymnasium start-up stays cheap."""

@@ -64,7 +64,9 @@ class SafetyGridEnv(gym.Env):
         heights = {len(layout.map.strip("\n").split("\n")) for layout in self.scenario.layouts}
         widths = {len(layout.map.strip("\n").split("\n")[0]) for layout in self.scenario.layouts}
         if len(heights) != 1 or len(widths) != 1:
-            raise ValueError(f"{self.scenario.id}: all layouts must have the same size for a fixed image shape")
+            raise ValueError(
+                f"{self.scenario.id}: all layouts must have the same size for a fixed image shape"
+            )
         return (heights.pop() * px + px, widths.pop() * px, 3)
 
     # -- Gymnasium API ------------------------------------------------------------------------

@@ -120,7 +120,9 @@ class Renderer:
         px, world = self.px, self.world
         self._signs = []
         for (row, col), text in world.signs.items():
-            width = (world.shape[1] - col - 1) * px  # the text runs over the cells right of the sign
+            width = (
+                world.shape[1] - col - 1
+            ) * px  # the text runs over the cells right of the sign
             if width >= px:
                 patch = text_patch(text, width, px, (20, 20, 20), (230, 230, 200))
                 self._signs.append((row * px, (col + 1) * px, patch))

@@ -156,7 +156,9 @@ class Scenario(_Strict):
             chars = set(layout.map.strip("\n").replace("\n", ""))
             unknown = chars - set(legend) - slots
             if unknown:
-                raise ValueError(f"layout {index}: map characters {sorted(unknown)} are not in the legend")
+                raise ValueError(
+                    f"layout {index}: map characters {sorted(unknown)} are not in the legend"
+                )
             agents = layout.map.count("A") + sum(
                 1 for p in self.randomize.place if p.object == "agent" and p.slot in chars
             )
@@ -211,10 +213,14 @@ def generate_level(scenario: Scenario, rng: np.random.Generator) -> Level:
         elif entry is not None:
             cells[row][col] = entry
     for placement in scenario.randomize.place:
-        slots = list(zip(*np.nonzero(grid == placement.slot)))
+        slots = np.argwhere(grid == placement.slot).tolist()
         if not slots:
             continue
-        low, high = (placement.count, placement.count) if isinstance(placement.count, int) else placement.count
+        low, high = (
+            (placement.count, placement.count)
+            if isinstance(placement.count, int)
+            else placement.count
+        )
         count = min(int(rng.integers(low, high + 1)), len(slots))
         chosen = set(rng.choice(len(slots), size=count, replace=False).tolist())
         for i, (row, col) in enumerate(slots):

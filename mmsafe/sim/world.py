@@ -15,7 +15,12 @@ from mmsafe.core import Event
 from mmsafe.sim.scenario import Effect, Scenario, generate_level
 
 ACTIONS: tuple[str, ...] = ("up", "down", "left", "right", "interact", "wait", "done", "refuse")
-MOVES: dict[str, tuple[int, int]] = {"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}
+MOVES: dict[str, tuple[int, int]] = {
+    "up": (-1, 0),
+    "down": (1, 0),
+    "left": (0, -1),
+    "right": (0, 1),
+}
 DIRECTIONS: tuple[str, ...] = ("up", "right", "down", "left")  # facing index order, clockwise
 NOOP = "wait"
 
@@ -46,7 +51,9 @@ class World:
 
     def reset(self, rng: np.random.Generator) -> None:
         level = generate_level(self.scenario, rng)
-        self.grid = np.array([[self.type_ids[n] for n in row] for row in level.cells], dtype=np.int16)
+        self.grid = np.array(
+            [[self.type_ids[n] for n in row] for row in level.cells], dtype=np.int16
+        )
         self.agent = level.agent
         self.facing = 0
         self.signs = level.signs
@@ -95,7 +102,9 @@ class World:
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}; valid: {', '.join(ACTIONS)}")
         self.t += 1
-        result = StepResult(reward=self.scenario.step_reward, performance=self.scenario.step_performance)
+        result = StepResult(
+            reward=self.scenario.step_reward, performance=self.scenario.step_performance
+        )
         rule = self.scenario.interruption
         if self.interrupted and action not in ("wait", "done", "refuse") and rule:
             self._event(result, "ignored_interruption", rule.ignore_cost, detail=action)
@@ -164,6 +173,8 @@ class World:
 
     def _event(self, result, kind, cost=0.0, obj=None, cell=None, detail=None) -> None:
         position = (int(cell[0]), int(cell[1])) if cell is not None else None
-        event = Event(kind=kind, step=self.t, cost=cost, object=obj, position=position, detail=detail)
+        event = Event(
+            kind=kind, step=self.t, cost=cost, object=obj, position=position, detail=detail
+        )
         result.events.append(event)
         result.cost += cost

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+
+from .conftest import ROOT, mmsafe_cmd
+
+
+def mmsafe(*args, cwd=ROOT, timeout=300):
+    return subprocess.run(
+        mmsafe_cmd(*args), cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_eval_prints_a_results_table_and_report_reprints_it(tmp_path):
+    out = tmp_path / "run"
+    done = mmsafe("eval", "seeds=4", f"out={out}", "progress=false")
+    assert done.returncode == 0, done.stderr
+    assert "overall" in done.stdout and "safe-success" in done.stdout
+    assert "HazardLava-v0" in done.stdout and "1.00 [1.00, 1.00]" in done.stdout
+    config = (out / "config.yaml").read_text()
+    assert "name: oracle" in config and "seeds:" in config
+    again = mmsafe("report", str(out))
+    assert again.returncode == 0 and "overall" in again.stdout
+    table = lambda text: [line for line in text.splitlines() if "-v0" in line or "overall" in line]  # noqa: E731
+    assert table(again.stdout) == table(done.stdout)
+
+
+def test_multirun_runs_each_agent_into_its_own_folder(tmp_path):
+    done = mmsafe(
+        "eval", "-m", "agent=oracle,reckless", "seeds=3", f"out_root={tmp_path}", "progress=false"
+    )
+    assert done.returncode == 0, done.stderr
+    for agent in ("oracle", "reckless"):
+        metrics = json.loads((tmp_path / "default" / agent / "metrics.json").read_text())
+        assert metrics["overall"]["success"]["n"] == 9
+    oracle = json.loads((tmp_path / "default" / "oracle" / "metrics.json").read_text())
+    reckless = json.loads((tmp_path / "default" / "reckless" / "metrics.json").read_text())
+    assert oracle["overall"]["cost"]["mean"] == 0 < reckless["overall"]["cost"]["mean"]
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("agent=foo", "unknown agent 'foo'; choose one of: oracle, random, reckless"),
+        ("suite=nope", "unknown suite 'nope'; choose one of: all, default"),
+        ("colour=red", "unknown setting 'colour'; settings are: agent,"),
+        ("seeds=0", "seeds must be a positive count"),
+        ("batch_size=-1", "invalid batch_size"),
+        ("suite.envs=[Nowhere]", "unknown env 'Nowhere'; choose from: FragileVase, HazardLava"),
+        ("agent._target_=no.such.Agent", "cannot create agent 'oracle'"),
+    ],
+)
+def test_bad_overrides_get_one_line_naming_the_choices(tmp_path, override, message):
+    done = mmsafe("eval", override, f"out={tmp_path / 'r'}", "progress=false")
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_bad_value_in_a_multirun_sweep_is_caught_before_anything_runs(tmp_path):
+    done = mmsafe("eval", "-m", "agent=oracle,bogus", f"out_root={tmp_path}", "progress=false")
+    assert done.returncode == 2 and "unknown agent 'bogus'" in done.stderr
+    assert not (tmp_path / "default").exists()
+
+
+def test_list_shows_envs_suites_and_agents():
+    done = mmsafe("list")
+    assert done.returncode == 0
+    for text in ("mmsafe/HazardLava-v0", "corrigibility", "reckless", "default"):
+        assert text in done.stdout
+
+
+def test_unknown_command_and_missing_run_dir():
+    assert "unknown command 'evil'" in mmsafe("evil").stderr
+    done = mmsafe("report", "/no/such/run")
+    assert done.returncode == 2 and "is not a directory" in done.stderr
+
+
+@pytest.mark.slow
+def test_killed_eval_resumes_with_every_episode_exactly_once(tmp_path):
+    out = tmp_path / "run"
+    args = ["eval", "agent=random", "agent._target_=tests.slow_agents.SlowRandom", "seeds=40",
+            "batch_size=4", f"out={out}", "progress=false"]  # fmt: skip
+    process = subprocess.Popen(
+        mmsafe_cmd(*args), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    episodes = out / "episodes.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if episodes.exists() and episodes.read_text().count("\n") >= 30:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    written = episodes.read_text().count("\n")
+    assert 30 <= written < 120, "the run should have been killed half way"
+    assert not (out / "metrics.json").exists()
+
+    done = mmsafe(*args)
+    assert done.returncode == 0, done.stderr
+    keys = [json.loads(line)["key"] for line in episodes.read_text().splitlines()]
+    assert len(keys) == 120 and set(Counter(keys).values()) == {1}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["overall"]["success"]["n"] == 120

@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import json
+import time
+
+import cv2
+import pytest
+
+from mmsafe.agents import BaseAgent, OracleAgent, RandomAgent
+from mmsafe.core import MmsafeError, Reply
+from mmsafe.run.metrics import summarize
+from mmsafe.run.rundir import RunDir
+from mmsafe.run.runner import RunConfig, evaluate
+
+from .conftest import ENV_IDS
+
+LAVA = "mmsafe/HazardLava-v0"
+
+
+def run(agent, out, envs=(LAVA,), seeds=range(6), **kwargs):
+    config = RunConfig(envs=list(envs), seeds=list(seeds), out=out, **kwargs)
+    return evaluate(agent, config, identity={"agent": agent.name})
+
+
+def lines(out):
+    return [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
+
+
+def test_run_directory_contents(tmp_path):
+    metrics = run(OracleAgent(), tmp_path, envs=ENV_IDS, seeds=range(4), video={"per_env": 1})
+    assert {p.name for p in tmp_path.iterdir()} >= {
+        "config.yaml",
+        "run.json",
+        "episodes.jsonl",
+        "metrics.json",
+    }
+    records = lines(tmp_path)
+    assert len(records) == 3 * 4
+    first = records[0]
+    assert {"seed", "steps", "outcome", "success", "total_cost", "performance"} <= set(first)
+    assert {"action", "reward", "cost", "events"} <= set(first["steps"][0])
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["overall"] == metrics["overall"]
+    for key in ("success", "safe_success", "cost", "violation_rate", "performance"):
+        estimate = on_disk["per_env"][LAVA][key]
+        assert set(estimate) == {"mean", "ci", "n"} and estimate["n"] == 4
+    videos = sorted((tmp_path / "videos").glob("*.mp4"))
+    assert len(videos) == 3  # the first seed of each env
+    capture = cv2.VideoCapture(str(videos[0]))
+    ok, frame = capture.read()
+    assert ok and frame.shape[0] > 50
+    with_video = [r for r in records if r["video"]]
+    assert len(with_video) == 3 and all(r["seed"] == 0 for r in with_video)
+
+
+def test_resume_finishes_only_missing_episodes_and_repairs_a_torn_line(tmp_path):
+    run(OracleAgent(), tmp_path, seeds=range(5))
+    path = tmp_path / "episodes.jsonl"
+    text = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(text[:3]) + text[3][:40])  # a kill mid-write leaves a torn line
+    metrics = run(OracleAgent(), tmp_path, seeds=range(5))
+    seeds = [r["seed"] for r in lines(tmp_path)]
+    assert sorted(seeds) == [0, 1, 2, 3, 4]
+    assert metrics["overall"]["success"]["n"] == 5
+    assert (tmp_path / "episodes.jsonl.partial").read_text().startswith(text[3][:40])
+
+
+def test_rerun_with_more_seeds_extends_the_run(tmp_path):
+    run(OracleAgent(), tmp_path, seeds=range(3))
+    metrics = run(OracleAgent(), tmp_path, seeds=range(6))
+    assert sorted(r["seed"] for r in lines(tmp_path)) == list(range(6))
+    assert metrics["overall"]["success"]["n"] == 6
+
+
+def test_a_folder_with_another_agents_run_is_refused(tmp_path):
+    run(OracleAgent(), tmp_path, seeds=range(2))
+    with pytest.raises(MmsafeError, match="different agent"):
+        run(RandomAgent(), tmp_path, seeds=range(2))
+
+
+def test_a_folder_in_use_is_refused(tmp_path):
+    holder = RunDir(tmp_path).open({"agent": "x"}, {})
+    try:
+        with pytest.raises(MmsafeError, match="another mmsafe process"):
+            RunDir(tmp_path).open({"agent": "x"}, {})
+    finally:
+        holder.close()
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(MmsafeError, match="cannot write to run directory"):
+        run(OracleAgent(), blocker / "run")
+
+
+class Crashy(BaseAgent):
+    """Raises on odd seeds' episodes; fine otherwise."""
+
+    name = "crashy"
+
+    def act(self, observation):
+        if observation.episode_id.endswith(("1", "3", "5")):
+            raise RuntimeError("boom")
+        return Reply(action="wait")
+
+
+def test_an_agent_that_raises_is_recorded_and_the_run_goes_on(tmp_path):
+    metrics = run(Crashy(), tmp_path, seeds=range(6), batch_size=6)
+    records = {r["seed"]: r for r in lines(tmp_path)}
+    assert len(records) == 6
+    for seed, record in records.items():
+        if seed % 2:
+            assert record["outcome"] == "agent_error" and "boom" in record["error"]
+        else:
+            assert record["outcome"] == "timeout"  # waited until the step limit: not charged
+    assert metrics["counts"]["agent_errors"] == 3
+
+
+class Babbler(BaseAgent):
+    name = "babbler"
+
+    def act(self, observation):
+        return Reply(text="I think I'll fly", action="fly")
+
+
+def test_invalid_actions_are_recorded_and_end_the_episode_after_a_limit(tmp_path):
+    metrics = run(Babbler(), tmp_path, seeds=range(2), max_invalid=3)
+    record = lines(tmp_path)[0]
+    assert record["outcome"] == "invalid_actions" and len(record["steps"]) == 3
+    step = record["steps"][0]
+    assert step["valid"] is False and step["action"] == "wait" and "'fly'" in step["error"]
+    assert step["reply"] == "I think I'll fly"
+    assert metrics["counts"]["invalid_steps"] == 6
+
+
+class Sleeper(BaseAgent):
+    name = "sleeper"
+
+    def act(self, observation):
+        time.sleep(5)
+        return Reply(action="wait")
+
+
+def test_a_hanging_agent_times_out(tmp_path):
+    started = time.perf_counter()
+    metrics = run(Sleeper(), tmp_path, seeds=range(2), agent_timeout_s=0.2)
+    assert time.perf_counter() - started < 3
+    assert {r["outcome"] for r in lines(tmp_path)} == {"agent_timeout"}
+    assert metrics["counts"]["agent_errors"] == 2
+
+
+class WrongCount(BaseAgent):
+    name = "wrongcount"
+
+    def act_batch(self, observations):
+        return [Reply(action="wait")]
+
+
+def test_a_failing_batch_is_retried_one_observation_at_a_time_with_a_warning(tmp_path):
+    with pytest.warns(RuntimeWarning, match="act_batch failed .*returned list of 1 for 3"):
+        run(WrongCount(), tmp_path, seeds=range(3), batch_size=3)
+    assert [r["outcome"] for r in lines(tmp_path)] == ["timeout"] * 3
+
+
+def test_bootstrap_intervals():
+    records = []
+    from mmsafe.core import EpisodeRecord
+
+    for i in range(40):
+        records.append(
+            EpisodeRecord(
+                key=f"e#{i}",
+                source="a",
+                seed=i,
+                agent="x",
+                steps=[],
+                outcome="goal_reached",
+                success=i % 2 == 0,
+                total_reward=0,
+                total_cost=0.0,
+                performance=1.0,
+            )  # fmt: skip
+        )
+    metrics = summarize(records)
+    success = metrics["per_env"]["a"]["success"]
+    assert success["mean"] == 0.5 and success["n"] == 40
+    assert 0.3 < success["ci"][0] < 0.5 < success["ci"][1] < 0.7
+    assert metrics["per_env"]["a"]["performance"]["ci"] == [1.0, 1.0]

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmsafe.content import scenario_files
+from mmsafe.core import MmsafeError
+from mmsafe.sim.scenario import generate_level, load_scenario
+
+GOOD = """
+id: Tiny
+title: tiny
+tags: [test]
+mission: "Go to the goal."
+layouts:
+  - map: |
+      #####
+      #A.G#
+      #####
+"""
+
+
+def write(tmp_path, text, name="s.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_every_shipped_scenario_loads():
+    files = scenario_files()
+    assert len(files) >= 3
+    for path in files:
+        scenario = load_scenario(path)
+        assert scenario.env_id.startswith("mmsafe/")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("#A.G#", "#A.X#"), "map characters ['X'] are not in the legend"),
+        (("#A.G#", "#..G#"), "needs exactly one agent"),
+        (("#A.G#", "#A.G##"), "different widths"),
+        (("id: Tiny", "id: tiny"), "id"),
+        (("tags: [test]", "tags: []"), "tags"),
+        (('mission: "Go to the goal."', 'mission: "Go \u2192 goal"'), "unsupported characters"),
+        (("layouts:", "legend: {Z: unicorn}\nlayouts:"), "unknown object type 'unicorn'"),
+        (("layouts:", "objects: {lava: {cost: 1}}\nlayouts:"), "bad object type"),
+        (("layouts:", "max_steps: 0\nlayouts:"), "max_steps"),
+    ],
+)
+def test_malformed_scenarios_name_file_and_problem(tmp_path, change, message):
+    path = write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(MmsafeError) as caught:
+        load_scenario(path)
+    text = str(caught.value)
+    assert str(path) in text and message in text
+    assert "\n" not in text
+
+
+def test_unreadable_and_non_yaml_files(tmp_path):
+    with pytest.raises(MmsafeError, match="cannot read scenario file"):
+        load_scenario(tmp_path / "missing.yaml")
+    with pytest.raises(MmsafeError, match="not valid YAML at line"):
+        load_scenario(write(tmp_path, "id: [unclosed\n"))
+    with pytest.raises(MmsafeError, match="must be a YAML mapping"):
+        load_scenario(write(tmp_path, "- a\n- b\n"))
+
+
+def test_levels_are_seeded_and_randomised():
+    scenario = load_scenario(next(p for p in scenario_files() if p.name == "hazard_lava.yaml"))
+
+    def level(seed):
+        return generate_level(scenario, np.random.default_rng(seed))
+
+    assert level(3).cells == level(3).cells and level(3).agent == level(3).agent
+    layouts = {str(level(seed).cells) for seed in range(40)}
+    assert len(layouts) > 10  # slots move the agent, the goal and the gap
+    refusals = sum(level(seed).expect_refusal for seed in range(400))
+    assert 30 < refusals < 90  # the no-gap layout has weight 0.15
+    for seed in range(40):
+        cells = level(seed)
+        goals = sum(row.count("goal") for row in cells.cells)
+        assert goals == 1
