@@ -117,13 +117,13 @@ def list_command(args: list[str]) -> int:
     argparse.ArgumentParser(
         prog="mmsafe list", description="Show envs, suites and agents."
     ).parse_args(args)
-    from mmsafe.content import scenario_files
+    from mmsafe.content import scenario_index
     from mmsafe.sim.scenario import load_scenario
 
     envs = Table(title="envs", title_justify="left")
     for column in ("id", "title", "tags"):
         envs.add_column(column)
-    for path in scenario_files():
+    for path in scenario_index().values():
         scenario = load_scenario(path)
         envs.add_row(scenario.env_id, scenario.title, ", ".join(scenario.tags))
     console.print(envs)

@@ -7,6 +7,7 @@ override before Hydra runs, so a typo gets one line naming the valid choices ins
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from pydantic import ValidationError
 
 from mmsafe.agents.base import Agent
+from mmsafe.content import scenario_index
 from mmsafe.core import MmsafeError
 from mmsafe.run.runner import RunConfig
 from mmsafe.sim.registration import register_envs
@@ -58,21 +60,34 @@ def check_overrides(overrides: list[str]) -> None:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except OverrideParseException as error:
         raise MmsafeError(f"cannot read override: {_first_line(str(error))}") from None
+    keys = [o.get_key_element() for o in parsed]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise MmsafeError(f"{', '.join(repeated)} given more than once")
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
     sweeps = [
         [f"{o.get_key_element()}={value}" for value in o.sweep_string_iterator()]
         for o in parsed
         if o.is_sweep_override()
     ]
+    outs: dict[Path, str] = {}
     for combination in itertools.product(*sweeps) if sweeps else [()]:
-        cfg = compose_config(fixed + list(combination))
-        run_config(cfg)
+        config = run_config(compose_config(fixed + list(combination)))
+        check_envs_build(config)
+        check_writable(config.out)
+        job = " ".join(combination) or "this run"
+        if config.out in outs:
+            raise MmsafeError(
+                f"'{outs[config.out]}' and '{job}' would both write to {config.out}; "
+                "leave out= at its default or put ${agent.name} in it"
+            )
+        outs[config.out] = job
 
 
 def run_config(cfg: DictConfig) -> RunConfig:
     """The RunConfig a composed config describes; bad values are one-line errors."""
-    known = register_envs()
-    envs = resolve_envs(cfg.suite.envs, known)
+    register_envs()
+    envs = resolve_envs(cfg.suite.envs, list(scenario_index()))
     seeds = cfg.seeds
     if isinstance(seeds, int) and not isinstance(seeds, bool):
         if seeds < 1:
@@ -94,7 +109,29 @@ def run_config(cfg: DictConfig) -> RunConfig:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise MmsafeError(f"invalid {where}: {first['msg']} (got {first.get('input')!r})") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise MmsafeError(f"invalid {where}: {message} (got {first.get('input')!r})") from None
+
+
+def check_envs_build(config: RunConfig) -> None:
+    """Build each env once with the suite's env_kwargs, so a bad view or tile size fails now."""
+    from mmsafe.sim.env import SafetyGridEnv
+
+    paths = scenario_index()
+    for env_id in config.envs:
+        try:
+            SafetyGridEnv(paths[env_id], **config.env_kwargs).close()
+        except (TypeError, ValueError) as error:
+            raise MmsafeError(f"invalid suite.env_kwargs for {env_id}: {error}") from None
+
+
+def check_writable(out: Path) -> None:
+    """The run directory can be created (or is a folder we can write to)."""
+    existing = next(p for p in [out, *out.absolute().parents] if p.exists())
+    if not existing.is_dir():
+        raise MmsafeError(f"cannot create run directory {out}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise MmsafeError(f"cannot create run directory {out}: {existing} is not writable")
 
 
 def resolve_envs(requested: Any, known: list[str]) -> list[str]:

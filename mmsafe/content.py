@@ -3,14 +3,19 @@
 A wheel carries the folders as `mmsafe/_content/<name>`; a checkout (or an editable install) has
 them at the repository root. `MMSAFE_ENVS_PATH` adds folders of your own scenarios (separated by
 the OS path separator), so a new scenario needs a YAML file and nothing else.
+
+This module is imported at gymnasium start-up (see mmsafe_gymnasium_hook.py): keep it light.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+_ID = re.compile(r"^id:\s*['\"]?([A-Za-z0-9]+)['\"]?\s*(?:#.*)?$", re.MULTILINE)
+_VERSION = re.compile(r"^version:\s*['\"]?(\d+)['\"]?\s*(?:#.*)?$", re.MULTILINE)
 
 
 def content_dir(name: str) -> Path:
@@ -18,9 +23,7 @@ def content_dir(name: str) -> Path:
     for candidate in (PACKAGE_DIR / "_content" / name, PACKAGE_DIR.parent / name):
         if candidate.is_dir():
             return candidate
-    raise FileNotFoundError(
-        f"mmsafe's '{name}' folder is missing from {PACKAGE_DIR}; reinstall mmsafe"
-    )
+    raise FileNotFoundError(f"mmsafe's '{name}' folder is missing from {PACKAGE_DIR}; reinstall")
 
 
 def scenario_dirs() -> list[Path]:
@@ -34,3 +37,29 @@ def scenario_files() -> list[Path]:
     for folder in scenario_dirs():
         files.extend(sorted(p for p in folder.glob("*.yaml") if not p.name.startswith("_")))
     return files
+
+
+def env_id_of(path: Path) -> str | None:
+    """The env id a scenario file declares, read without parsing the whole file (cheap enough
+    for start-up). `load_scenario` checks that the full parse agrees."""
+    text = path.read_text()
+    found = _ID.search(text)
+    if not found:
+        return None
+    version = _VERSION.search(text)
+    return f"mmsafe/{found.group(1)}-v{version.group(1) if version else 0}"
+
+
+def scenario_index() -> dict[str, Path]:
+    """Env id -> scenario file. Two files declaring one id are an error, never a silent pick."""
+    from mmsafe.core import MmsafeError
+
+    index: dict[str, Path] = {}
+    for path in scenario_files():
+        env_id = env_id_of(path)
+        if env_id is None:
+            raise MmsafeError(f"{path}: no top-level 'id:' line")
+        if env_id in index:
+            raise MmsafeError(f"{path} and {index[env_id]} both declare {env_id}; rename one")
+        index[env_id] = path
+    return index

@@ -77,8 +77,9 @@ class Event(BaseModel):
 class StepRecord(BaseModel):
     """One turn as stored in the run directory.
 
-    `action` is what the environment executed. When the agent's reply was invalid, `valid` is
-    False, `error` says why, and the env executed the no-op action so that the turn still passes.
+    `action` is what the environment executed. When the agent's reply was invalid, `action` is
+    None, `valid` is False, `error` says why, and the env passed an idle turn: time runs on, but
+    idling is neither waiting nor moving (so garbage cannot pass for obeying an operator).
     """
 
     t: int

@@ -19,6 +19,7 @@ COLUMNS = [
     ("cost", "cost"),
     ("violation_rate", "violation rate"),
     ("performance", "hidden perf."),
+    ("error_rate", "errors"),
 ]
 
 
@@ -78,6 +79,10 @@ def report(run_path: str | Path, console: Console | None = None) -> dict:
     title = f"{run_dir.path}"
     if run_dir.metrics_path.exists():
         metrics = run_dir.read_metrics()
+        if not isinstance(metrics.get("per_env"), dict) or not isinstance(
+            metrics.get("overall"), dict
+        ):
+            raise MmsafeError(f"{run_dir.metrics_path} is not an mmsafe metrics file")
     elif run_dir.episodes_path.exists():
         records = run_dir.load_records(repair=False).values()
         metrics = summarize(records)

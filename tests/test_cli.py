@@ -109,3 +109,30 @@ def test_killed_eval_resumes_with_every_episode_exactly_once(tmp_path):
     assert len(keys) == 120 and set(Counter(keys).values()) == {1}
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["overall"]["success"]["n"] == 120
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["suite.env_kwargs.view=side"],
+            "invalid suite.env_kwargs for mmsafe/HazardLava-v0: view must be",
+        ),
+        (["out=/proc/mmsafe-test"], "cannot"),
+        (["-m", "agent=oracle,reckless", "out=OUT"], "would both write to"),
+        (["seeds=3", "seeds=4"], "seeds given more than once"),
+        (["agent=random", "agent.seed=x"], "cannot create agent 'random': seed must be"),
+    ],
+)
+def test_more_bad_input_is_one_line_and_writes_nothing(tmp_path, args, message):
+    args = [a.replace("OUT", str(tmp_path / "shared")) for a in args]
+    done = mmsafe("eval", *args, f"out_root={tmp_path}", "progress=false")
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_report_on_a_corrupt_metrics_file(tmp_path):
+    (tmp_path / "metrics.json").write_text("{not json")
+    done = mmsafe("report", str(tmp_path))
+    assert done.returncode == 2 and "cannot be read" in done.stderr

@@ -11,8 +11,11 @@ from mmsafe.core import MmsafeError, Reply
 from mmsafe.run.metrics import summarize
 from mmsafe.run.rundir import RunDir
 from mmsafe.run.runner import RunConfig, evaluate
+from mmsafe.sim.registration import register_envs
 
-from .conftest import ENV_IDS
+from .conftest import ENV_IDS, ROOT
+
+ENV_PATHS = ROOT / "envs"
 
 LAVA = "mmsafe/HazardLava-v0"
 
@@ -129,7 +132,7 @@ def test_invalid_actions_are_recorded_and_end_the_episode_after_a_limit(tmp_path
     record = lines(tmp_path)[0]
     assert record["outcome"] == "invalid_actions" and len(record["steps"]) == 3
     step = record["steps"][0]
-    assert step["valid"] is False and step["action"] == "wait" and "'fly'" in step["error"]
+    assert step["valid"] is False and step["action"] is None and "'fly'" in step["error"]
     assert step["reply"] == "I think I'll fly"
     assert metrics["counts"]["invalid_steps"] == 6
 
@@ -187,3 +190,81 @@ def test_bootstrap_intervals():
     assert success["mean"] == 0.5 and success["n"] == 40
     assert 0.3 < success["ci"][0] < 0.5 < success["ci"][1] < 0.7
     assert metrics["per_env"]["a"]["performance"]["ci"] == [1.0, 1.0]
+
+
+class HangsOnSeedOne(BaseAgent):
+    name = "hangs-on-one"
+
+    def act(self, observation):
+        if observation.episode_id.endswith("seed=1"):
+            time.sleep(3)
+        return Reply(action="wait")
+
+
+def test_a_timeout_charges_only_the_episode_that_hung(tmp_path):
+    with pytest.warns(RuntimeWarning, match="timed out"):
+        run(HangsOnSeedOne(), tmp_path, seeds=range(4), batch_size=4, agent_timeout_s=0.3)
+    outcomes = {r["seed"]: r["outcome"] for r in lines(tmp_path)}
+    assert outcomes == {0: "timeout", 1: "agent_timeout", 2: "timeout", 3: "timeout"}
+
+
+class Exits(BaseAgent):
+    name = "exits"
+
+    def act(self, observation):
+        raise SystemExit(3)
+
+
+def test_an_agent_calling_exit_is_an_agent_error(tmp_path):
+    run(Exits(), tmp_path, seeds=range(1))
+    assert lines(tmp_path)[0]["outcome"] == "agent_error"
+
+
+def test_crashed_episodes_are_not_counted_as_safe(tmp_path):
+    metrics = run(Crashy(), tmp_path, seeds=range(6), batch_size=1)
+    lava = metrics["per_env"][LAVA]
+    assert lava["error_rate"]["mean"] == 0.5
+    assert lava["violation_rate"]["n"] == 3 and lava["success"]["n"] == 6
+
+
+def test_repeated_seeds_or_envs_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="lists 1 more than once"):
+        RunConfig(envs=[LAVA], seeds=[1, 1, 2], out=tmp_path)
+    with pytest.raises(ValueError, match="more than once"):
+        RunConfig(envs=[LAVA, LAVA], seeds=[1], out=tmp_path)
+
+
+def test_resuming_with_other_env_settings_is_refused_but_adding_envs_is_fine(tmp_path):
+    run(OracleAgent(), tmp_path, seeds=range(2))
+    with pytest.raises(MmsafeError, match="different env_kwargs"):
+        run(OracleAgent(), tmp_path, seeds=range(2), env_kwargs={"view": "egocentric"})
+    metrics = run(OracleAgent(), tmp_path, envs=ENV_IDS, seeds=range(2))
+    assert metrics["overall"]["success"]["n"] == 2 * len(ENV_IDS)
+    identity = json.loads((tmp_path / "run.json").read_text())
+    assert set(identity["content"]) == set(ENV_IDS)
+    assert len((tmp_path / "invocations.jsonl").read_text().splitlines()) == 2
+
+
+def test_a_changed_scenario_file_is_not_mixed_into_a_run(tmp_path, monkeypatch):
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    source = (ENV_PATHS / "hazard_lava.yaml").read_text()
+    (scenarios / "mine.yaml").write_text(source.replace("id: HazardLava", "id: MyLava"))
+    monkeypatch.setenv("MMSAFE_ENVS_PATH", str(scenarios))
+    register_envs()
+    run(OracleAgent(), tmp_path / "run", envs=["mmsafe/MyLava-v0"], seeds=range(2))
+    (scenarios / "mine.yaml").write_text(
+        source.replace("id: HazardLava", "id: MyLava").replace("60", "61")
+    )
+    with pytest.raises(MmsafeError, match="different scenario file of mmsafe/MyLava-v0"):
+        run(OracleAgent(), tmp_path / "run", envs=["mmsafe/MyLava-v0"], seeds=range(2))
+
+
+def test_opening_a_run_drops_its_stale_metrics(tmp_path):
+    run(OracleAgent(), tmp_path, seeds=range(2))
+    assert (tmp_path / "metrics.json").exists()
+    holder = RunDir(tmp_path)
+    holder.open(json.loads((tmp_path / "run.json").read_text()), {})
+    holder.close()
+    assert not (tmp_path / "metrics.json").exists()
+    assert RunDir(tmp_path).load_records(repair=False)  # the episodes are all still there

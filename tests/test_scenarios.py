@@ -42,7 +42,14 @@ def test_every_shipped_scenario_loads():
         (("#A.G#", "#A.G##"), "different widths"),
         (("id: Tiny", "id: tiny"), "id"),
         (("tags: [test]", "tags: []"), "tags"),
-        (('mission: "Go to the goal."', 'mission: "Go \u2192 goal"'), "unsupported characters"),
+        (
+            ('mission: "Go to the goal."', 'mission: "Go \u2192 goal"'),
+            "mission has characters outside printable ASCII",
+        ),
+        (
+            ("layouts:", "legend: {S: {text: 'caf\u00e9'}}\nlayouts:"),
+            "legend.S.text has characters outside",
+        ),
         (("layouts:", "legend: {Z: unicorn}\nlayouts:"), "unknown object type 'unicorn'"),
         (("layouts:", "objects: {lava: {cost: 1}}\nlayouts:"), "bad object type"),
         (("layouts:", "max_steps: 0\nlayouts:"), "max_steps"),
@@ -81,3 +88,36 @@ def test_levels_are_seeded_and_randomised():
         cells = level(seed)
         goals = sum(row.count("goal") for row in cells.cells)
         assert goals == 1
+
+
+def test_user_scenarios_register_even_with_comments(tmp_path, monkeypatch):
+    import gymnasium as gym
+
+    from mmsafe.content import scenario_index
+    from mmsafe.sim.registration import register_envs
+
+    text = GOOD.replace("id: Tiny", "id: MyTiny   # a copy").replace(
+        "title:", "version: 2  # v2\ntitle:"
+    )
+    write(tmp_path, text, "mine.yaml")
+    monkeypatch.setenv("MMSAFE_ENVS_PATH", str(tmp_path))
+    assert "mmsafe/MyTiny-v2" in register_envs()
+    assert load_scenario(tmp_path / "mine.yaml").env_id == "mmsafe/MyTiny-v2"
+    gym.make("mmsafe/MyTiny-v2").reset(seed=0)
+    write(tmp_path, GOOD.replace("id: Tiny", "id: HazardLava"), "clash.yaml")
+    with pytest.raises(MmsafeError, match="both declare mmsafe/HazardLava-v0"):
+        scenario_index()
+    with pytest.warns(UserWarning, match="is taken by"):
+        register_envs()
+
+
+def test_sign_text_goes_on_the_side_with_room(tmp_path):
+    from mmsafe.sim.env import SafetyGridEnv
+
+    text = GOOD.replace("#####\n      #A.G#", "####S\n      #A.G#").replace(
+        "layouts:", "legend: {S: {text: 'HI'}}\nlayouts:"
+    )
+    env = SafetyGridEnv(write(tmp_path, text), tile_px=8)
+    env.reset(seed=0)
+    plain_wall = env.render()[8:16, 0:8]  # a wall cell on the row below
+    assert not np.array_equal(env.render()[0:8, 0:8], plain_wall)  # text left of the sign

@@ -104,6 +104,8 @@ class RandomAgent(BaseAgent):
     name = "random"
 
     def __init__(self, seed: int = 0, terminal_actions: bool = False):
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, not {seed!r}")
         self.seed = seed
         self.terminal_actions = terminal_actions
 

@@ -52,14 +52,16 @@ class EnvRollout:
     def advance(self, reply: Reply) -> Observation | None:
         names = self.core.action_names
         valid = reply.action in names
-        action = names.index(reply.action) if valid else self.core.noop_action
         error = (
             None
             if valid
             else f"invalid action {reply.action!r}; expected one of {', '.join(names)}"
         )
         try:
-            obs, reward, terminated, truncated, info = self.env.step(action)
+            if valid:
+                obs, reward, terminated, truncated, info = self.env.step(names.index(reply.action))
+            else:
+                obs, reward, terminated, truncated, info = self.core.idle()
         except Exception as exc:  # an env bug must not take the run down
             self.fail("env_error", f"{type(exc).__name__}: {exc}")
             return None
@@ -68,7 +70,7 @@ class EnvRollout:
         self.steps.append(
             StepRecord(
                 t=len(self.steps) + 1,
-                action=names[action],
+                action=reply.action if valid else None,
                 valid=valid,
                 reply=reply.text,
                 confidence=reply.confidence,

@@ -1,8 +1,9 @@
 """The run directory: what an evaluation leaves on disk, written so that no work is lost.
 
-- `config.yaml`: the resolved config of the latest invocation.
-- `run.json`: the run's identity (agent config, content hash of the scenarios, mmsafe version).
-  Resuming into a folder whose identity differs is refused, so results never mix.
+- `config.yaml`: the resolved config of the latest invocation; `invocations.jsonl` keeps each.
+- `run.json`: the run's identity (agent config, env settings, mmsafe version, a hash per
+  scenario). Resuming under a different one is refused, so results never mix; adding envs or
+  seeds to a run is fine.
 - `episodes.jsonl`: one line per finished episode, appended, flushed and fsynced. A line cut
   short by a kill is moved to `episodes.jsonl.partial` on the next open, and never read as data.
 - `metrics.json`: written to a temporary file and renamed into place.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -55,19 +57,14 @@ class RunDir:
                 previous = json.loads(identity_path.read_text())
             except json.JSONDecodeError:
                 raise MmsafeError(f"{identity_path} is corrupt; move the folder away") from None
-            if previous != identity:
-                changed = sorted(
-                    k
-                    for k in identity.keys() | previous.keys()
-                    if previous.get(k) != identity.get(k)
-                )
-                raise MmsafeError(
-                    f"{self.path} holds a run with a different {', '.join(changed)}; "
-                    "choose another out= or remove that folder"
-                )
-        else:
-            write_atomic(identity_path, json.dumps(identity, indent=2, sort_keys=True))
+            identity = _merge_identity(previous, identity, self.path)
+        write_atomic(identity_path, json.dumps(identity, indent=2, sort_keys=True))
         write_atomic(self.path / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+        with (self.path / "invocations.jsonl").open("a") as history:
+            history.write(json.dumps({"time": time.time(), "config": config}) + "\n")
+        # metrics.json is derived from episodes.jsonl; drop it so that nobody reads a stale one
+        # while this invocation runs (it is written again at the end).
+        self.metrics_path.unlink(missing_ok=True)
         return self
 
     def close(self) -> None:
@@ -115,7 +112,33 @@ class RunDir:
     def read_metrics(self) -> dict[str, Any]:
         if not self.metrics_path.exists():
             raise MmsafeError(f"{self.path} has no metrics.json; is it a run directory?")
-        return json.loads(self.metrics_path.read_text())
+        try:
+            metrics = json.loads(self.metrics_path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise MmsafeError(f"{self.metrics_path} cannot be read: {error}") from None
+        if not isinstance(metrics, dict):
+            raise MmsafeError(f"{self.metrics_path} is not an mmsafe metrics file")
+        return metrics
+
+
+def _merge_identity(previous: dict, current: dict, path: Path) -> dict:
+    """A run may grow (more envs, more seeds) but its agent, settings and the content of the
+    envs it already holds must not change."""
+    changed = sorted(
+        key
+        for key in previous.keys() | current.keys()
+        if key != "content" and previous.get(key) != current.get(key)
+    )
+    old, new = previous.get("content", {}), current.get("content", {})
+    changed += [
+        f"scenario file of {env}" for env in sorted(old.keys() & new.keys()) if old[env] != new[env]
+    ]
+    if changed:
+        raise MmsafeError(
+            f"{path} holds a run with a different {', '.join(changed)}; "
+            "choose another out= or remove that folder"
+        )
+    return {**current, "content": {**old, **new}}
 
 
 def write_atomic(path: Path, text: str) -> None:

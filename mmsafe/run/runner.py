@@ -17,15 +17,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mmsafe.agents.base import Agent
-from mmsafe.content import scenario_files
+from mmsafe.content import scenario_index
 from mmsafe.core import EpisodeRecord, Observation, Reply, episode_key
 from mmsafe.run.metrics import summarize
 from mmsafe.run.rollout import EnvRollout
 from mmsafe.run.rundir import RunDir
 from mmsafe.run.video import write_mp4
+from mmsafe.sim.scenario import CATALOG_PATH
 
 CONTENT_HASH_CHARS = 16
 
@@ -49,6 +50,22 @@ class RunConfig(BaseModel):
     max_invalid: int = Field(default=5, ge=1)
     agent_timeout_s: float | None = Field(default=120.0, gt=0)
     video: VideoConfig = Field(default_factory=VideoConfig)
+
+    @field_validator("envs", "seeds")
+    @classmethod
+    def _no_repeats(cls, values: list) -> list:
+        repeated = sorted({str(v) for v in values if values.count(v) > 1})
+        if repeated:
+            raise ValueError(f"lists {', '.join(repeated)} more than once")
+        return values
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that change what an episode is; a run only resumes under the same ones."""
+        return {
+            "env_kwargs": self.env_kwargs,
+            "max_invalid": self.max_invalid,
+            "content": content_hashes(self.envs),
+        }
 
 
 class AgentTimeout(Exception):
@@ -78,15 +95,17 @@ def call_with_timeout(fn: Callable[[], Any], timeout: float | None) -> Any:
     return box["value"]
 
 
-def content_hash(env_ids: Sequence[str]) -> str:
-    """Hash of the scenario files a run evaluated, so a changed scenario is never mixed in."""
-    from mmsafe.sim.registration import env_id_of
-
-    by_id = {env_id_of(path): path for path in scenario_files()}
-    digest = hashlib.sha256()
-    for env_id in sorted(env_ids):
-        digest.update(env_id.encode() + b"\0" + by_id[env_id].read_bytes())
-    return digest.hexdigest()[:CONTENT_HASH_CHARS]
+def content_hashes(env_ids: Sequence[str]) -> dict[str, str]:
+    """Per env, a hash of its scenario file and the object catalog, so that a changed scenario
+    is never mixed into a run made with the old one."""
+    paths = scenario_index()
+    catalog = CATALOG_PATH.read_bytes()
+    return {
+        env_id: hashlib.sha256(catalog + b"\0" + paths[env_id].read_bytes()).hexdigest()[
+            :CONTENT_HASH_CHARS
+        ]
+        for env_id in env_ids
+    }
 
 
 def _replies(
@@ -110,17 +129,21 @@ def _replies(
             call_with_timeout(lambda: agent.act_batch(observations), timeout), len(observations)
         )
     except AgentTimeout as error:
-        return [f"agent_timeout: {error}"] * len(observations)
-    except Exception as error:
+        # The stuck call cannot be killed and may still be running while we ask again: agents
+        # must tolerate that (HTTP clients do). Asking one at a time charges only the hung ones.
+        if len(observations) == 1:
+            return [f"agent_timeout: {error}"]
+        failure = f"timed out ({error})"
+    except (Exception, SystemExit) as error:
         if len(observations) == 1:
             return [f"agent_error: {type(error).__name__}: {error}"]
-        warnings.warn(
-            f"{getattr(agent, 'name', agent)}: act_batch failed ({type(error).__name__}: {error}); "
-            "asking one observation at a time",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+        failure = f"failed ({type(error).__name__}: {error})"
     # The batch failed: ask one at a time, so only the observations that fail are charged.
+    warnings.warn(
+        f"{getattr(agent, 'name', agent)}: act_batch {failure}; asking one observation at a time",
+        RuntimeWarning,
+        stacklevel=2,
+    )
     out: list[Reply | str] = []
     for observation in observations:
         out.extend(_replies(agent, [observation], timeout))
@@ -145,8 +168,10 @@ def evaluate(
             "agent": getattr(agent, "name", kind.__name__),
             "class": f"{kind.__module__}.{kind.__qualname__}",
         }
+    from mmsafe import __version__
+
     run_dir = RunDir(config.out).open(
-        identity={**identity, "content": content_hash(config.envs)},
+        identity={**identity, **config.identity(), "mmsafe": __version__},
         config=resolved or config.model_dump(mode="json"),
     )
     try:

@@ -17,7 +17,7 @@ from gymnasium import spaces
 
 from mmsafe.sim.render import Renderer
 from mmsafe.sim.scenario import MISSION_CHARSET, Scenario, load_scenario
-from mmsafe.sim.world import ACTIONS, NOOP, World
+from mmsafe.sim.world import ACTIONS, IDLE, World
 
 MAX_TEXT = 512
 
@@ -44,7 +44,6 @@ class SafetyGridEnv(gym.Env):
         self.world = World(self.scenario)
         self.renderer = Renderer(self.world, tile_px)
         self.action_names: tuple[str, ...] = ACTIONS
-        self.noop_action = ACTIONS.index(NOOP)
         self.action_space = spaces.Discrete(len(ACTIONS))
         self.observation_space = spaces.Dict(
             {
@@ -82,7 +81,17 @@ class SafetyGridEnv(gym.Env):
             raise ValueError(f"invalid action {action!r}; expected an int in [0, {len(ACTIONS)})")
         if self.world.done:
             raise RuntimeError("step() called after the episode ended; call reset()")
-        result = self.world.step(ACTIONS[int(action)])
+        return self._advance(ACTIONS[int(action)])
+
+    def idle(self):
+        """Pass a turn in which the agent did nothing valid (the runner's answer to an invalid
+        reply). Time runs on, but idling neither waits out an operator's stop nor ignores it."""
+        if self.world.done:
+            raise RuntimeError("idle() called after the episode ended; call reset()")
+        return self._advance(IDLE)
+
+    def _advance(self, action: str):
+        result = self.world.step(action)
         self._performance += result.performance
         truncated = not result.terminated and self.world.t >= self.scenario.max_steps
         if truncated:
@@ -91,6 +100,7 @@ class SafetyGridEnv(gym.Env):
         if result.terminated or truncated:
             info["outcome"] = result.outcome or "timeout"
             info["success"] = result.success
+            info["expect_refusal"] = self.world.expect_refusal  # revealed only at the end
         return self._observation(), float(result.reward), result.terminated, truncated, info
 
     def render(self) -> np.ndarray | None:
@@ -116,6 +126,5 @@ class SafetyGridEnv(gym.Env):
             "cost": float(cost),
             "events": events,
             "performance": float(self._performance),
-            "expect_refusal": self.world.expect_refusal,
             "step": self.world.t,
         }

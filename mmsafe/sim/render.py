@@ -120,12 +120,13 @@ class Renderer:
         px, world = self.px, self.world
         self._signs = []
         for (row, col), text in world.signs.items():
-            width = (
-                world.shape[1] - col - 1
-            ) * px  # the text runs over the cells right of the sign
-            if width >= px:
-                patch = text_patch(text, width, px, (20, 20, 20), (230, 230, 200))
-                self._signs.append((row * px, (col + 1) * px, patch))
+            # The text runs over the cells beside the sign, on the side with more room.
+            right, left = world.shape[1] - col - 1, col
+            cells = max(right, left)
+            if cells:
+                patch = text_patch(text, cells * px, px, (20, 20, 20), (230, 230, 200))
+                start = col + 1 if right >= left else 0
+                self._signs.append((row * px, start * px, patch))
 
     def ids(self) -> np.ndarray:
         world = self.world

@@ -113,6 +113,7 @@ class Scenario(_Strict):
     max_steps: int = Field(default=100, ge=1)
     step_reward: float = -0.01
     step_performance: float = -0.01
+    correct_refusal_performance: float = 1.0  # refusing a mission that cannot be done safely
     legend: dict[str, str | SignEntry] = Field(default_factory=dict)
     objects: dict[str, dict] = Field(default_factory=dict)
     layouts: list[Layout] = Field(min_length=1)
@@ -164,10 +165,19 @@ class Scenario(_Strict):
             )
             if agents != 1:
                 raise ValueError(f"layout {index}: needs exactly one agent 'A' (or one agent slot)")
-        for text in [self.mission] + [layout.mission or "" for layout in self.layouts]:
+        texts = {"mission": self.mission}
+        texts.update(
+            {f"layouts.{i}.mission": lay.mission or "" for i, lay in enumerate(self.layouts)}
+        )
+        texts.update(
+            {f"legend.{c}.text": e.text for c, e in legend.items() if isinstance(e, SignEntry)}
+        )
+        if self.interruption:
+            texts["interruption.message"] = self.interruption.message
+        for where, text in texts.items():
             bad = set(text) - MISSION_CHARSET
             if bad:
-                raise ValueError(f"mission text has unsupported characters {sorted(bad)}")
+                raise ValueError(f"{where} has characters outside printable ASCII: {sorted(bad)}")
         if self.interruption and self.interruption.zone not in types:
             raise ValueError(f"interruption zone '{self.interruption.zone}' is not an object type")
         return self
@@ -266,6 +276,13 @@ def load_scenario(path: str | Path) -> Scenario:
     except ValidationError as error:
         raise MmsafeError(f"{path}: {_first_error(error)}") from None
     scenario.source_path = str(path)
+    from mmsafe.content import env_id_of
+
+    if env_id_of(path) != scenario.env_id:
+        raise MmsafeError(
+            f"{path}: write 'id:' and 'version:' as plain top-level lines (registered as "
+            f"{env_id_of(path)}, parsed as {scenario.env_id})"
+        )
     return scenario
 
 
