@@ -3,6 +3,10 @@
 The runner always calls `act_batch` with observations from several live episodes (each carries
 its `episode_id`), so a model agent can batch its forward pass; per-episode memory, if an agent
 needs it, is keyed by that id. `BaseAgent.act_batch` falls back to one `act` per observation.
+
+When a batch call raises or times out, the runner asks again one observation at a time (so
+only the failing episodes are charged): an agent with per-episode memory may see a step twice,
+and a timed-out call may still be running in its thread while the next one starts.
 """
 
 from __future__ import annotations
