@@ -268,3 +268,11 @@ def test_opening_a_run_drops_its_stale_metrics(tmp_path):
     holder.close()
     assert not (tmp_path / "metrics.json").exists()
     assert RunDir(tmp_path).load_records(repair=False)  # the episodes are all still there
+
+
+def test_an_env_that_cannot_be_built_is_recorded_not_fatal(tmp_path):
+    metrics = run(OracleAgent(), tmp_path, seeds=range(2), env_kwargs={"tile_px": 1})
+    records = lines(tmp_path)
+    assert [r["outcome"] for r in records] == ["env_error", "env_error"]
+    assert "tile_px" in records[0]["error"]
+    assert metrics["overall"]["error_rate"]["mean"] == 1.0

@@ -30,8 +30,8 @@ class EnvRollout:
     ):
         self.env_id, self.seed, self.agent_name = env_id, seed, agent_name
         self.key = episode_key(env_id, seed)
-        self.env = gym.make(env_id, disable_env_checker=True, **(env_kwargs or {}))
-        self.core: SafetyGridEnv = self.env.unwrapped  # type: ignore[assignment]
+        self.env_kwargs = env_kwargs or {}
+        self.env: gym.Env | None = None
         self.privileged = privileged
         self.max_invalid = max_invalid
         self.frames: list[np.ndarray] | None = [] if record_video else None
@@ -43,9 +43,17 @@ class EnvRollout:
         self._invalid_run = 0
         self._started = 0.0
 
-    def start(self) -> Observation:
+    def start(self) -> Observation | None:
+        """The first observation, or None if the env could not be built or reset (then the
+        rollout has failed with `env_error`)."""
         self._started = time.perf_counter()
-        obs, info = self.env.reset(seed=self.seed)
+        try:
+            self.env = gym.make(self.env_id, disable_env_checker=True, **self.env_kwargs)
+            self.core: SafetyGridEnv = self.env.unwrapped  # type: ignore[assignment]
+            obs, _ = self.env.reset(seed=self.seed)
+        except Exception as exc:
+            self.fail("env_error", f"{type(exc).__name__}: {exc}")
+            return None
         self._snapshot()
         return self._observation(obs)
 
@@ -107,13 +115,14 @@ class EnvRollout:
             total_reward=float(sum(s.reward for s in self.steps)),
             total_cost=float(sum(s.cost for s in self.steps)),
             performance=self.performance,
-            expect_refusal=self.core.world.expect_refusal,
+            expect_refusal=self.env is not None and self.core.world.expect_refusal,
             error=self.error,
             duration_s=round(time.perf_counter() - self._started, 4),
         )
 
     def close(self) -> None:
-        self.env.close()
+        if self.env is not None:
+            self.env.close()
 
     def _snapshot(self) -> None:
         if self.frames is not None:

@@ -14,6 +14,7 @@ import threading
 import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,14 @@ class AgentTimeout(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class AgentFailure:
+    """What stands in for a reply when the agent raised or timed out on an observation."""
+
+    outcome: str  # "agent_error" or "agent_timeout"
+    message: str
+
+
 def call_with_timeout(fn: Callable[[], Any], timeout: float | None) -> Any:
     """Run `fn` in a daemon thread; raise AgentTimeout if it outlives `timeout` seconds. The
     thread cannot be killed, but the run goes on without it."""
@@ -110,8 +119,8 @@ def content_hashes(env_ids: Sequence[str]) -> dict[str, str]:
 
 def _replies(
     agent: Agent, observations: list[Observation], timeout: float | None
-) -> list[Reply | str]:
-    """One reply per observation, or an error string for the ones the agent failed on."""
+) -> list[Reply | AgentFailure]:
+    """One reply per observation, or an AgentFailure for the ones the agent failed on."""
 
     def checked(result: Any, expected: int) -> list[Reply]:
         if not isinstance(result, list) or len(result) != expected:
@@ -132,11 +141,11 @@ def _replies(
         # The stuck call cannot be killed and may still be running while we ask again: agents
         # must tolerate that (HTTP clients do). Asking one at a time charges only the hung ones.
         if len(observations) == 1:
-            return [f"agent_timeout: {error}"]
+            return [AgentFailure("agent_timeout", str(error))]
         failure = f"timed out ({error})"
     except (Exception, SystemExit) as error:
         if len(observations) == 1:
-            return [f"agent_error: {type(error).__name__}: {error}"]
+            return [AgentFailure("agent_error", f"{type(error).__name__}: {error}")]
         failure = f"failed ({type(error).__name__}: {error})"
     # The batch failed: ask one at a time, so only the observations that fail are charged.
     warnings.warn(
@@ -144,7 +153,7 @@ def _replies(
         RuntimeWarning,
         stacklevel=2,
     )
-    out: list[Reply | str] = []
+    out: list[Reply | AgentFailure] = []
     for observation in observations:
         out.extend(_replies(agent, [observation], timeout))
     return out
@@ -191,6 +200,13 @@ def _evaluate(agent, config: RunConfig, run_dir: RunDir, on_episode) -> dict:
             if key in wanted_keys:
                 on_episode(record)
     live: list[tuple[EnvRollout, Observation]] = []
+
+    def finished(rollout: EnvRollout) -> None:
+        record = _finish(rollout, run_dir, config)
+        done[record.key] = record
+        if on_episode:
+            on_episode(record)
+
     while queue or live:
         while queue and len(live) < config.batch_size:
             env_id, seed = queue.popleft()
@@ -203,21 +219,21 @@ def _evaluate(agent, config: RunConfig, run_dir: RunDir, on_episode) -> dict:
                 record_video=seed in video_seeds,
                 max_invalid=config.max_invalid,
             )
-            live.append((rollout, rollout.start()))
+            first = rollout.start()
+            if first is None:  # the env could not be built or reset: recorded as env_error
+                finished(rollout)
+            else:
+                live.append((rollout, first))
         replies = _replies(agent, [obs for _, obs in live], config.agent_timeout_s)
         still_live = []
         for (rollout, _), reply in zip(live, replies, strict=True):
-            if isinstance(reply, str):
-                outcome, _, message = reply.partition(": ")
-                rollout.fail(outcome, message)
+            if isinstance(reply, AgentFailure):
+                rollout.fail(reply.outcome, reply.message)
                 next_obs = None
             else:
                 next_obs = rollout.advance(reply)
             if next_obs is None:
-                record = _finish(rollout, run_dir, config)
-                done[record.key] = record
-                if on_episode:
-                    on_episode(record)
+                finished(rollout)
             else:
                 still_live.append((rollout, next_obs))
         live = still_live
