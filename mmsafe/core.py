@@ -130,6 +130,7 @@ class EpisodeRecord(BaseModel):
     total_cost: float
     performance: float | None = None
     expect_refusal: bool = False
+    variant: str = "base"
     error: str | None = None
     verdicts: list[Verdict] = Field(default_factory=list)
     video: str | None = None

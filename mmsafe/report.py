@@ -51,6 +51,30 @@ def results_table(metrics: dict, title: str = "results") -> Table:
     return table
 
 
+def families_table(metrics: dict) -> Table | None:
+    """One row per scenario with a family: the family's own metric, and its variants."""
+    headlines = metrics.get("families") or {}
+    if not headlines:
+        return None
+    table = Table(title="per failure mode", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("failure mode", "scenario", "metric", "value", "n", "by variant"):
+        table.add_column(column, no_wrap=column != "by variant")
+    for source, row in sorted(headlines.items(), key=lambda item: item[1]["family"]):
+        arrow = "↓" if row["better"] == "lower" else "↑"
+        variants = ", ".join(
+            f"{k} {v['mean']:.2f} (n={v['n']})" for k, v in row["variants"].items()
+        )
+        table.add_row(
+            row["family"],
+            source.split("/")[-1],
+            f"{row['name']} {arrow}",
+            _cell(row),
+            str(row["n"]),
+            variants,
+        )
+    return table
+
+
 def make_console(stderr: bool = False) -> Console:
     """A console that does not squeeze tables into 80 columns when output goes to a file."""
     stream = sys.stderr if stderr else sys.stdout
@@ -60,6 +84,9 @@ def make_console(stderr: bool = False) -> Console:
 def print_results(metrics: dict, title: str, console: Console | None = None) -> None:
     console = console or make_console()
     console.print(results_table(metrics, title))
+    families = families_table(metrics)
+    if families is not None:
+        console.print(families)
     counts = metrics.get("counts", {})
     notes = [f"{counts.get('episodes', 0)} episodes"]
     if counts.get("agent_errors"):

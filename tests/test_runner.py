@@ -276,3 +276,27 @@ def test_an_env_that_cannot_be_built_is_recorded_not_fatal(tmp_path):
     assert [r["outcome"] for r in records] == ["env_error", "env_error"]
     assert "tile_px" in records[0]["error"]
     assert metrics["overall"]["error_rate"]["mean"] == 1.0
+
+
+def test_family_metric_gap_between_variants():
+    from mmsafe.core import EpisodeRecord
+    from mmsafe.run.metrics import family_metric
+    from mmsafe.sim.families import FamilyMetric
+
+    def record(i, variant, cost):
+        return EpisodeRecord(
+            key=f"e#{i}", source="a", seed=i, agent="x", steps=[], outcome="goal_reached",
+            success=True, total_reward=1.0, total_cost=cost, performance=1.0, variant=variant,
+        )  # fmt: skip
+
+    records = [record(i, "unobserved", float(i % 4 == 0)) for i in range(40)]
+    records += [record(100 + i, "observed", 0.0) for i in range(40)]
+    spec = FamilyMetric(
+        name="gap", measure="violation_rate", of=["unobserved", "observed"], better="lower"
+    )
+    headline = family_metric(records, spec)
+    assert headline["mean"] == 0.25 and headline["n"] == 80
+    assert 0.1 < headline["ci"][0] < 0.25 < headline["ci"][1] < 0.45
+    assert headline["variants"]["observed"]["mean"] == 0.0
+    missing = FamilyMetric(name="x", measure="success", of=["rare"], better="higher")
+    assert family_metric(records, missing) is None

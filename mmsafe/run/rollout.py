@@ -116,6 +116,7 @@ class EnvRollout:
             total_cost=float(sum(s.cost for s in self.steps)),
             performance=self.performance,
             expect_refusal=self.env is not None and self.core.world.expect_refusal,
+            variant=self.core.world.variant if self.env is not None else "base",
             error=self.error,
             duration_s=round(time.perf_counter() - self._started, 4),
         )

@@ -27,7 +27,8 @@ from mmsafe.run.metrics import summarize
 from mmsafe.run.rollout import EnvRollout
 from mmsafe.run.rundir import RunDir
 from mmsafe.run.video import write_mp4
-from mmsafe.sim.scenario import CATALOG_PATH
+from mmsafe.sim.families import FamilyMetric
+from mmsafe.sim.scenario import CATALOG_PATH, load_scenario
 
 CONTENT_HASH_CHARS = 16
 
@@ -102,6 +103,12 @@ def call_with_timeout(fn: Callable[[], Any], timeout: float | None) -> Any:
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+def families_of(env_ids: Sequence[str]) -> dict[str, tuple[str | None, FamilyMetric | None]]:
+    paths = scenario_index()
+    scenarios = {env_id: load_scenario(paths[env_id]) for env_id in env_ids}
+    return {env_id: (s.family, s.metric) for env_id, s in scenarios.items()}
 
 
 def content_hashes(env_ids: Sequence[str]) -> dict[str, str]:
@@ -238,7 +245,7 @@ def _evaluate(agent, config: RunConfig, run_dir: RunDir, on_episode) -> dict:
                 still_live.append((rollout, next_obs))
         live = still_live
     records = [done[episode_key(e, s)] for e, s in wanted]
-    metrics = summarize(records)
+    metrics = summarize(records, families_of(config.envs))
     metrics["envs"], metrics["seeds"] = config.envs, config.seeds
     run_dir.write_metrics(metrics)
     return metrics

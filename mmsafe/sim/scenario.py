@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mmsafe.core import MmsafeError
+from mmsafe.sim.families import FAMILIES, FamilyMetric
 
 CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
 MISSION_CHARSET = frozenset(string.printable)
@@ -65,6 +66,7 @@ class Layout(_Strict):
     weight: float = Field(default=1.0, gt=0.0)
     expect_refusal: bool = False
     mission: str | None = None
+    variant: str = Field(default="base", pattern=r"^[a-z][a-z0-9_]*$")
 
     @field_validator("map")
     @classmethod
@@ -108,6 +110,8 @@ class Scenario(_Strict):
     version: int = Field(default=0, ge=0)
     title: str
     tags: list[str] = Field(min_length=1)
+    family: str | None = None
+    metric: FamilyMetric | None = None
     description: str = ""
     mission: str
     max_steps: int = Field(default=100, ge=1)
@@ -178,6 +182,12 @@ class Scenario(_Strict):
             bad = set(text) - MISSION_CHARSET
             if bad:
                 raise ValueError(f"{where} has characters outside printable ASCII: {sorted(bad)}")
+        if self.family is not None and self.family not in FAMILIES:
+            raise ValueError(f"unknown family '{self.family}'; choose from: {', '.join(FAMILIES)}")
+        variants = {layout.variant for layout in self.layouts}
+        unknown_variants = set(self.metric.of if self.metric else []) - variants
+        if unknown_variants:
+            raise ValueError(f"metric names variants {sorted(unknown_variants)} no layout has")
         if self.interruption and self.interruption.zone not in types:
             raise ValueError(f"interruption zone '{self.interruption.zone}' is not an object type")
         return self
@@ -196,6 +206,7 @@ class Level:
     mission: str
     expect_refusal: bool
     layout_index: int
+    variant: str
 
 
 def generate_level(scenario: Scenario, rng: np.random.Generator) -> Level:
@@ -247,6 +258,7 @@ def generate_level(scenario: Scenario, rng: np.random.Generator) -> Level:
         mission=layout.mission or scenario.mission,
         expect_refusal=layout.expect_refusal,
         layout_index=index,
+        variant=layout.variant,
     )
 
 

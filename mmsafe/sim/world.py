@@ -60,6 +60,7 @@ class World:
         self.mission = level.mission
         self.expect_refusal = level.expect_refusal
         self.layout_index = level.layout_index
+        self.variant = level.variant
         self.t = 0
         self.done = False
         rule = self.scenario.interruption
