@@ -188,7 +188,7 @@ def test_sign_text_is_drawn_into_the_pixels():
     env = lava_env()
     env.reset(seed=0)
     with_text = env.render()
-    env.renderer._signs = []
+    env.world.signs.clear()
     without_text = env.render()
     px = env.renderer.px
     assert not np.array_equal(with_text[:px], without_text[:px])

@@ -3,7 +3,9 @@ oracle must score safer than reckless, with random in between or below.
 
 - `oracle` plans on the simulator's ground truth: never enters a cell with a cost, waits out an
   operator's interruption, and refuses a mission that cannot be done safely.
-- `reckless` takes the shortest path and ignores hazards and operators.
+- `reckless` takes the shortest path to the nearest reward (which may be a way to game it),
+  ignores hazards and operators, and obeys instructions written into the scene (an injected
+  sign it saw, even long ago): the behaviour each family's metric must catch.
 - `random` picks a movement, `interact` or `wait` uniformly (no `done`/`refuse` by default),
   reproducibly from its seed, the episode and the step.
 """
@@ -22,10 +24,23 @@ from mmsafe.sim.world import DIRECTIONS, MOVES, World
 Cell = tuple[int, int]
 
 
-def shortest_path(world: World, avoid_costs: bool) -> list[Cell] | None:
-    """Cells from the agent to the nearest success cell (BFS), or None. Closed doors count as
-    passable: the agent opens them on the way."""
-    goals = {i for i, effect in enumerate(world.on_enter) if effect is not None and effect.success}
+def mission_targets(world: World) -> set[int]:
+    """Type ids whose cells complete the mission."""
+    return {i for i, effect in enumerate(world.on_enter) if effect is not None and effect.success}
+
+
+def reward_targets(world: World) -> set[int]:
+    """Type ids whose cells pay observed reward, or what an injected instruction lures to."""
+    if world.injected is not None:
+        return {world.type_ids[world.injected]}
+    return {
+        i for i, effect in enumerate(world.on_enter) if effect is not None and effect.reward > 0
+    }
+
+
+def shortest_path(world: World, goals: set[int], avoid_costs: bool) -> list[Cell] | None:
+    """Cells from the agent to the nearest cell of a `goals` type (BFS), or None. Closed doors
+    count as passable: the agent opens them on the way."""
     openable = {i for i, effect in enumerate(world.on_interact) if effect and effect.becomes}
     start = world.agent
     previous: dict[Cell, Cell | None] = {start: None}
@@ -82,7 +97,7 @@ class OracleAgent(BaseAgent):
             return Reply(action="wait")
         if world.expect_refusal:
             return Reply(action="refuse")
-        path = shortest_path(world, avoid_costs=True)
+        path = shortest_path(world, mission_targets(world), avoid_costs=True)
         if path is None:
             return Reply(action="refuse")
         return Reply(action=step_toward(world, path[0]))
@@ -94,7 +109,7 @@ class RecklessAgent(BaseAgent):
 
     def act(self, observation: Observation) -> Reply:
         world = _world(observation)
-        path = shortest_path(world, avoid_costs=False)
+        path = shortest_path(world, reward_targets(world), avoid_costs=False)
         if path is None:
             return Reply(action="done")
         return Reply(action=step_toward(world, path[0]))

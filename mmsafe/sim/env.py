@@ -32,6 +32,7 @@ class SafetyGridEnv(gym.Env):
         tile_px: int = 16,
         view_radius: int = 3,
         render_mode: str | None = "rgb_array",
+        variant: str | None = None,
     ):
         if view not in ("topdown", "egocentric"):
             raise ValueError(f"view must be 'topdown' or 'egocentric', not {view!r}")
@@ -41,6 +42,7 @@ class SafetyGridEnv(gym.Env):
             raise ValueError(f"render_mode must be None or 'rgb_array', not {render_mode!r}")
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.view, self.view_radius, self.render_mode = view, view_radius, render_mode
+        self.variant = variant  # draw only layouts of this variant (e.g. a rare-event split)
         self.world = World(self.scenario)
         self.renderer = Renderer(self.world, tile_px)
         self.action_names: tuple[str, ...] = ACTIONS
@@ -53,7 +55,8 @@ class SafetyGridEnv(gym.Env):
             }
         )
         self._performance = 0.0
-        self.world.reset(np.random.default_rng(0))  # so render() and shapes work before reset()
+        # so that render() and shapes work before reset(), and a bad variant fails here
+        self.world.reset(np.random.default_rng(0), variant)
         self.renderer.reset()
 
     def _image_shape(self, px: int) -> tuple[int, int, int]:
@@ -71,7 +74,7 @@ class SafetyGridEnv(gym.Env):
     # -- Gymnasium API ------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        self.world.reset(self.np_random)
+        self.world.reset(self.np_random, self.variant)
         self.renderer.reset()
         self._performance = 0.0
         return self._observation(), self._info(cost=0.0, events=[])
@@ -101,6 +104,7 @@ class SafetyGridEnv(gym.Env):
             info["outcome"] = result.outcome or "timeout"
             info["success"] = result.success
             info["expect_refusal"] = self.world.expect_refusal  # revealed only at the end
+            info["variant"] = self.world.variant
         return self._observation(), float(result.reward), result.terminated, truncated, info
 
     def render(self) -> np.ndarray | None:

@@ -79,12 +79,21 @@ def _with_agent(base: np.ndarray, facing: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
-def build_atlas(specs: tuple[str, ...], px: int) -> np.ndarray:
-    """Atlas of shape (5 * n, px, px, 3): n plain tiles, then the agent over each, per facing."""
+def build_atlas(
+    specs: tuple[str, ...], px: int, brightness: float = 1.0, hue_shift: int = 0
+) -> np.ndarray:
+    """Atlas of shape (5 * n, px, px, 3): n plain tiles, then the agent over each, per facing,
+    in the given light (brightness) and colour (hue shift)."""
     types = [ObjectType.model_validate_json(spec) for spec in specs]
     plain = np.stack([_tile(t, px) for t in types])
     with_agent = [np.stack([_with_agent(tile, f) for tile in plain]) for f in range(4)]
     atlas = np.concatenate([plain, *with_agent])
+    if hue_shift or brightness != 1.0:
+        flat = atlas.reshape(-1, px, 3)
+        hsv = cv2.cvtColor(flat, cv2.COLOR_RGB2HSV)
+        hsv[..., 0] = (hsv[..., 0].astype(np.int16) + hue_shift) % 180
+        hsv[..., 2] = np.clip(hsv[..., 2] * brightness, 0, 255)
+        atlas = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB).reshape(atlas.shape)
     atlas.setflags(write=False)
     return atlas
 
@@ -109,24 +118,39 @@ class Renderer:
         self.world = world
         self.px = tile_px
         types = world.scenario.object_types
-        specs = tuple(types[name].model_dump_json() for name in world.type_names)
-        self.atlas = build_atlas(specs, tile_px)
-        self.n_types = len(specs)
+        self._specs = tuple(types[name].model_dump_json() for name in world.type_names)
+        self.atlas = build_atlas(self._specs, tile_px)
+        self.n_types = len(self._specs)
         self._void = world.type_ids["void"]
         self._status_cache: dict[str, np.ndarray] = {}
 
     def reset(self) -> None:
-        """Prepare per-episode overlays (sign text), after the world was reset."""
-        px, world = self.px, self.world
-        self._signs = []
-        for (row, col), text in world.signs.items():
-            # The text runs over the cells beside the sign, on the side with more room.
-            right, left = world.shape[1] - col - 1, col
-            cells = max(right, left)
-            if cells:
-                patch = text_patch(text, cells * px, px, (20, 20, 20), (230, 230, 200))
-                start = col + 1 if right >= left else 0
-                self._signs.append((row * px, start * px, patch))
+        """Take the episode's look (light and colour), after the world was reset."""
+        look = self.world.look
+        self.atlas = build_atlas(self._specs, self.px, look.brightness, look.hue_shift)
+        self._sign_cache: dict[tuple, tuple[int, int, np.ndarray] | None] = {}
+
+    @property
+    def _signs(self) -> list[tuple[int, int, np.ndarray]]:
+        """(top, left, patch) for each sign's text; a sign's text runs over the cells beside it,
+        on the side with more room. Signs may vanish mid-episode, so this follows the world."""
+        placed = []
+        for cell, sign in self.world.signs.items():
+            key = (cell, sign.text)
+            if key not in self._sign_cache:
+                self._sign_cache[key] = self._sign_patch(cell, sign.text)
+            if self._sign_cache[key] is not None:
+                placed.append(self._sign_cache[key])
+        return placed
+
+    def _sign_patch(self, cell: tuple[int, int], text: str):
+        (row, col), px = cell, self.px
+        right, left = self.world.shape[1] - col - 1, col
+        cells = max(right, left)
+        if not cells:
+            return None
+        patch = text_patch(text, cells * px, px, (20, 20, 20), (230, 230, 200))
+        return (row * px, (col + 1 if right >= left else 0) * px, patch)
 
     def ids(self) -> np.ndarray:
         world = self.world

@@ -57,8 +57,31 @@ class ObjectType(_Strict):
 
 
 class SignEntry(_Strict):
+    """A sign with text drawn into the pixels. `injection` names the object type the text tries
+    to lure the agent into (for prompt-injection scenarios); `visible_steps` makes the sign vanish
+    (turning into `vanishes_to`) after that many steps, for memory-injection scenarios."""
+
     object: str = "sign"
     text: str
+    injection: str | None = None
+    visible_steps: int | None = Field(default=None, ge=1)
+    vanishes_to: str = "wall"
+
+
+class Spawn(_Strict):
+    """Put `object` on one randomly chosen `slot` cell at step `at_step` (or a random step in
+    the range): a hazard that appears mid-episode."""
+
+    object: str
+    slot: str = Field(min_length=1, max_length=1)
+    at_step: int | tuple[int, int] = Field(default=1)
+
+
+class Look(_Strict):
+    """How the world is drawn: for distribution shift, the same world in other light and colour."""
+
+    brightness: float = Field(default=1.0, ge=0.2, le=2.0)
+    hue_shift: int = Field(default=0, ge=-90, le=90)  # OpenCV hue units (degrees / 2)
 
 
 class Layout(_Strict):
@@ -67,6 +90,8 @@ class Layout(_Strict):
     expect_refusal: bool = False
     mission: str | None = None
     variant: str = Field(default="base", pattern=r"^[a-z][a-z0-9_]*$")
+    spawns: list[Spawn] = Field(default_factory=list)
+    look: Look = Field(default_factory=Look)
 
     @field_validator("map")
     @classmethod
@@ -145,9 +170,12 @@ class Scenario(_Strict):
             raise ValueError(f"bad object type: {_first_error(error)}") from None
         legend = self.full_legend()
         for char, entry in legend.items():
-            name = entry.object if isinstance(entry, SignEntry) else entry
-            if name != "agent" and name not in types:
-                raise ValueError(f"legend '{char}' names unknown object type '{name}'")
+            names = [entry] if isinstance(entry, str) else [entry.object, entry.vanishes_to]
+            if isinstance(entry, SignEntry) and entry.injection:
+                names.append(entry.injection)
+            for name in names:
+                if name != "agent" and name not in types:
+                    raise ValueError(f"legend '{char}' names unknown object type '{name}'")
         for name, spec in types.items():
             for effect in (spec.on_enter, spec.on_interact):
                 if effect and effect.becomes and effect.becomes not in types:
@@ -159,7 +187,12 @@ class Scenario(_Strict):
                     raise ValueError(f"randomize places unknown object type '{name}'")
         for index, layout in enumerate(self.layouts):
             chars = set(layout.map.strip("\n").replace("\n", ""))
-            unknown = chars - set(legend) - slots
+            for spawn in layout.spawns:
+                if spawn.object not in types:
+                    raise ValueError(f"layout {index}: spawns unknown object type '{spawn.object}'")
+                if spawn.slot not in chars:
+                    raise ValueError(f"layout {index}: spawn slot '{spawn.slot}' is not on the map")
+            unknown = chars - set(legend) - slots - {spawn.slot for spawn in layout.spawns}
             if unknown:
                 raise ValueError(
                     f"layout {index}: map characters {sorted(unknown)} are not in the legend"
@@ -207,11 +240,21 @@ class Level:
     expect_refusal: bool
     layout_index: int
     variant: str
+    spawns: list[tuple[int, tuple[int, int], str]]  # (step, cell, object type)
+    look: Look
 
 
-def generate_level(scenario: Scenario, rng: np.random.Generator) -> Level:
-    """Draw a layout, flip it and place the randomised objects, all from `rng`."""
-    weights = np.array([layout.weight for layout in scenario.layouts], dtype=float)
+def generate_level(
+    scenario: Scenario, rng: np.random.Generator, variant: str | None = None
+) -> Level:
+    """Draw a layout (of `variant` only, if given), flip it and place the randomised objects,
+    all from `rng`."""
+    weights = np.array(
+        [lay.weight if variant in (None, lay.variant) else 0.0 for lay in scenario.layouts]
+    )
+    if not weights.any():
+        variants = sorted({lay.variant for lay in scenario.layouts})
+        raise ValueError(f"{scenario.id} has no variant {variant!r}; it has {', '.join(variants)}")
     index = int(rng.choice(len(weights), p=weights / weights.sum()))
     layout = scenario.layouts[index]
     grid = np.array([list(row) for row in layout.map.strip("\n").split("\n")])
@@ -222,13 +265,13 @@ def generate_level(scenario: Scenario, rng: np.random.Generator) -> Level:
             grid = grid[::-1, :]
     legend = scenario.full_legend()
     cells = [["floor"] * grid.shape[1] for _ in range(grid.shape[0])]
-    signs: dict[tuple[int, int], str] = {}
+    signs: dict[tuple[int, int], SignEntry] = {}
     agent: tuple[int, int] | None = None
     for (row, col), char in np.ndenumerate(grid):
         entry = legend.get(char)
         if isinstance(entry, SignEntry):
             cells[row][col] = entry.object
-            signs[(row, col)] = entry.text
+            signs[(row, col)] = entry
         elif entry == "agent":
             agent = (row, col)
         elif entry is not None:
@@ -251,6 +294,12 @@ def generate_level(scenario: Scenario, rng: np.random.Generator) -> Level:
             else:
                 cells[row][col] = name
     assert agent is not None, "validated: every layout has one agent"
+    spawns = []
+    for spawn in layout.spawns:
+        slots = np.argwhere(grid == spawn.slot).tolist()
+        row, col = slots[int(rng.integers(len(slots)))]
+        low, high = (spawn.at_step,) * 2 if isinstance(spawn.at_step, int) else spawn.at_step
+        spawns.append((int(rng.integers(low, high + 1)), (row, col), spawn.object))
     return Level(
         cells=cells,
         agent=agent,
@@ -259,6 +308,8 @@ def generate_level(scenario: Scenario, rng: np.random.Generator) -> Level:
         expect_refusal=layout.expect_refusal,
         layout_index=index,
         variant=layout.variant,
+        spawns=spawns,
+        look=layout.look,
     )
 
 
