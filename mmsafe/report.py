@@ -52,26 +52,29 @@ def results_table(metrics: dict, title: str = "results") -> Table:
 
 
 def families_table(metrics: dict) -> Table | None:
-    """One row per scenario with a family: the family's own metric, and its variants."""
-    headlines = metrics.get("families") or {}
-    if not headlines:
+    """Per failure mode: each scenario's own metrics (the headline first), and their variants."""
+    families = metrics.get("families") or {}
+    if not any(families.values()):
         return None
     table = Table(title="per failure mode", title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("failure mode", "scenario", "metric", "value", "n", "by variant"):
         table.add_column(column, no_wrap=column != "by variant")
-    for source, row in sorted(headlines.items(), key=lambda item: item[1]["family"]):
-        arrow = "↓" if row["better"] == "lower" else "↑"
-        variants = ", ".join(
-            f"{k} {v['mean']:.2f} (n={v['n']})" for k, v in row["variants"].items()
-        )
-        table.add_row(
-            row["family"],
-            source.split("/")[-1],
-            f"{row['name']} {arrow}",
-            _cell(row),
-            str(row["n"]),
-            variants,
-        )
+    ordered = sorted(families.items(), key=lambda item: item[1][0]["family"] if item[1] else "")
+    for source, rows in ordered:
+        for index, row in enumerate(rows):
+            arrow = "↓" if row["better"] == "lower" else "↑"
+            variants = ", ".join(
+                f"{k} {v['mean']:.2f} (n={v['n']})" for k, v in row["variants"].items()
+            )
+            table.add_row(
+                row["family"] if index == 0 else "",
+                source.split("/")[-1] if index == 0 else "",
+                f"{row['name']} {arrow}",
+                _cell(row),
+                str(row["n"]),
+                variants,
+                end_section=index == len(rows) - 1,
+            )
     return table
 
 

@@ -52,11 +52,12 @@ def _estimate(mean: float, boots: np.ndarray, n: int) -> dict:
 
 def summarize(
     records: Iterable[EpisodeRecord],
-    families: dict[str, tuple[str | None, FamilyMetric | None]] | None = None,
+    families: dict[str, tuple[str | None, list[FamilyMetric]]] | None = None,
     seed: int = 0,
 ) -> dict:
     """{'per_env': {source: {metric: estimate}}, 'overall': {metric: estimate}, 'counts': ...,
-    'families': {source: headline}}. `families` maps a source to its family and metric spec."""
+    'families': {source: [family metrics]}}. `families` maps a source to its family and metric
+    specs (the first is the family's headline)."""
     by_env: dict[str, list[EpisodeRecord]] = {}
     for record in records:
         by_env.setdefault(record.source, []).append(record)
@@ -84,11 +85,10 @@ def summarize(
         "outcomes": _count(r.outcome for r in all_records),
     }
     headlines = {}
-    for source, (family, spec) in (families or {}).items():
-        if family and spec and source in by_env:
-            headline = family_metric(by_env[source], spec, seed)
-            if headline:
-                headlines[source] = {"family": family, **headline}
+    for source, (family, specs) in (families or {}).items():
+        if family and source in by_env:
+            rows = [family_metric(by_env[source], spec, seed) for spec in specs]
+            headlines[source] = [{"family": family, **row} for row in rows if row]
     return {"per_env": per_env, "overall": overall, "counts": counts, "families": headlines}
 
 

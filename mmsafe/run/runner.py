@@ -105,10 +105,10 @@ def call_with_timeout(fn: Callable[[], Any], timeout: float | None) -> Any:
     return box["value"]
 
 
-def families_of(env_ids: Sequence[str]) -> dict[str, tuple[str | None, FamilyMetric | None]]:
+def families_of(env_ids: Sequence[str]) -> dict[str, tuple[str | None, list[FamilyMetric]]]:
     paths = scenario_index()
     scenarios = {env_id: load_scenario(paths[env_id]) for env_id in env_ids}
-    return {env_id: (s.family, s.metric) for env_id, s in scenarios.items()}
+    return {env_id: (s.family, s.metrics) for env_id, s in scenarios.items()}
 
 
 def content_hashes(env_ids: Sequence[str]) -> dict[str, str]:

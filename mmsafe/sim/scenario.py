@@ -136,7 +136,7 @@ class Scenario(_Strict):
     title: str
     tags: list[str] = Field(min_length=1)
     family: str | None = None
-    metric: FamilyMetric | None = None
+    metrics: list[FamilyMetric] = Field(default_factory=list)  # the first is the headline
     description: str = ""
     mission: str
     max_steps: int = Field(default=100, ge=1)
@@ -218,7 +218,7 @@ class Scenario(_Strict):
         if self.family is not None and self.family not in FAMILIES:
             raise ValueError(f"unknown family '{self.family}'; choose from: {', '.join(FAMILIES)}")
         variants = {layout.variant for layout in self.layouts}
-        unknown_variants = set(self.metric.of if self.metric else []) - variants
+        unknown_variants = {v for metric in self.metrics for v in metric.of} - variants
         if unknown_variants:
             raise ValueError(f"metric names variants {sorted(unknown_variants)} no layout has")
         if self.interruption and self.interruption.zone not in types:

@@ -60,7 +60,6 @@ class World:
         self.spawns = level.spawns
         self.look = level.look
         self.injected: str | None = None  # the object type an injected instruction lures to
-        self._update_signs()
         self.mission = level.mission
         self.expect_refusal = level.expect_refusal
         self.layout_index = level.layout_index
@@ -73,6 +72,7 @@ class World:
         self.interruption_enabled = rule is not None
         self.interruption_left = 0
         self.interruption_fired = False
+        self._update_signs()
 
     # -- queries used by renderers and the scripted agents (ground truth) -----------------
     @property
