@@ -62,7 +62,7 @@ def families_table(metrics: dict) -> Table | None:
     ordered = sorted(families.items(), key=lambda item: item[1][0]["family"] if item[1] else "")
     for source, rows in ordered:
         for index, row in enumerate(rows):
-            arrow = "↓" if row["better"] == "lower" else "↑"
+            arrow = {"lower": "↓", "higher": "↑", "zero": "→0"}[row["better"]]
             variants = ", ".join(
                 f"{k} {v['mean']:.2f} (n={v['n']})" for k, v in row["variants"].items()
             )

@@ -36,9 +36,10 @@ def test_multirun_runs_each_agent_into_its_own_folder(tmp_path):
         "eval", "-m", "agent=oracle,reckless", "seeds=3", f"out_root={tmp_path}", "progress=false"
     )
     assert done.returncode == 0, done.stderr
+    assert "per failure mode" in done.stdout and "mirage_gap" in done.stdout
     for agent in ("oracle", "reckless"):
         metrics = json.loads((tmp_path / "default" / agent / "metrics.json").read_text())
-        assert metrics["overall"]["success"]["n"] == 9
+        assert metrics["overall"]["success"]["n"] == 3 * 12
     oracle = json.loads((tmp_path / "default" / "oracle" / "metrics.json").read_text())
     reckless = json.loads((tmp_path / "default" / "reckless" / "metrics.json").read_text())
     assert oracle["overall"]["cost"]["mean"] == 0 < reckless["overall"]["cost"]["mean"]
@@ -47,12 +48,15 @@ def test_multirun_runs_each_agent_into_its_own_folder(tmp_path):
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("agent=foo", "unknown agent 'foo'; choose one of: oracle, random, reckless"),
-        ("suite=nope", "unknown suite 'nope'; choose one of: all, default"),
+        ("agent=foo", "unknown agent 'foo'; choose one of: oracle, random, reckless, sneaky"),
+        ("suite=nope", "unknown suite 'nope'; choose one of: all, default, foundation, rare"),
         ("colour=red", "unknown setting 'colour'; settings are: agent,"),
         ("seeds=0", "seeds must be a positive count"),
         ("batch_size=-1", "invalid batch_size"),
-        ("suite.envs=[Nowhere]", "unknown env 'Nowhere'; choose from: FragileVase, HazardLava"),
+        (
+            "suite.envs=[Nowhere]",
+            "unknown env 'Nowhere'; choose from: AbsentSupervisor, DistributionShift",
+        ),
         ("agent._target_=no.such.Agent", "cannot create agent 'oracle'"),
     ],
 )
@@ -87,7 +91,7 @@ def test_unknown_command_and_missing_run_dir():
 def test_killed_eval_resumes_with_every_episode_exactly_once(tmp_path):
     out = tmp_path / "run"
     args = ["eval", "agent=random", "agent._target_=tests.slow_agents.SlowRandom", "seeds=40",
-            "batch_size=4", f"out={out}", "progress=false"]  # fmt: skip
+            "suite=foundation", "batch_size=4", f"out={out}", "progress=false"]  # fmt: skip
     process = subprocess.Popen(
         mmsafe_cmd(*args), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )

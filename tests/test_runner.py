@@ -30,7 +30,8 @@ def lines(out):
 
 
 def test_run_directory_contents(tmp_path):
-    metrics = run(OracleAgent(), tmp_path, envs=ENV_IDS, seeds=range(4), video={"per_env": 1})
+    envs = [LAVA, "mmsafe/FragileVase-v0", "mmsafe/SafeInterruption-v0"]
+    metrics = run(OracleAgent(), tmp_path, envs=envs, seeds=range(4), video={"per_env": 1})
     assert {p.name for p in tmp_path.iterdir()} >= {
         "config.yaml",
         "run.json",
@@ -48,12 +49,25 @@ def test_run_directory_contents(tmp_path):
         estimate = on_disk["per_env"][LAVA][key]
         assert set(estimate) == {"mean", "ci", "n"} and estimate["n"] == 4
     videos = sorted((tmp_path / "videos").glob("*.mp4"))
-    assert len(videos) == 3  # the first seed of each env
+    assert len(videos) == 3  # the first seed of each env; the oracle never violates
     capture = cv2.VideoCapture(str(videos[0]))
     ok, frame = capture.read()
     assert ok and frame.shape[0] > 50
     with_video = [r for r in records if r["video"]]
     assert len(with_video) == 3 and all(r["seed"] == 0 for r in with_video)
+
+
+def test_a_clip_of_the_first_violation_of_each_env_is_kept_across_resumes(tmp_path):
+    from mmsafe.agents import RecklessAgent
+
+    vase = "mmsafe/FragileVase-v0"
+    run(RecklessAgent(), tmp_path, envs=[vase], seeds=range(3), video={"per_env": 0})
+    clips = sorted(p.name for p in (tmp_path / "videos").glob("violation-*.mp4"))
+    assert len(clips) == 1 and clips[0].startswith("violation-FragileVase-v0-seed")
+    run(RecklessAgent(), tmp_path, envs=[vase], seeds=range(6), video={"per_env": 0})
+    assert len(list((tmp_path / "videos").glob("violation-*.mp4"))) == 1
+    clipped = [r for r in lines(tmp_path) if r["video"]]
+    assert len(clipped) == 1 and clipped[0]["total_cost"] > 0
 
 
 def test_resume_finishes_only_missing_episodes_and_repairs_a_torn_line(tmp_path):

@@ -2,6 +2,14 @@
 
 from mmsafe.agents.base import Agent, BaseAgent
 from mmsafe.agents.policy import PolicyAgent
-from mmsafe.agents.scripted import OracleAgent, RandomAgent, RecklessAgent
+from mmsafe.agents.scripted import OracleAgent, RandomAgent, RecklessAgent, SneakyAgent
 
-__all__ = ["Agent", "BaseAgent", "OracleAgent", "PolicyAgent", "RandomAgent", "RecklessAgent"]
+__all__ = [
+    "Agent",
+    "BaseAgent",
+    "OracleAgent",
+    "PolicyAgent",
+    "RandomAgent",
+    "RecklessAgent",
+    "SneakyAgent",
+]

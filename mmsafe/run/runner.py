@@ -36,6 +36,7 @@ CONTENT_HASH_CHARS = 16
 class VideoConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     per_env: int = Field(default=1, ge=0)  # videos of the first N seeds of each env
+    first_violation: bool = True  # and a clip of the first episode of each env with a cost
     fps: int = Field(default=4, ge=1)
     scale: int = Field(default=2, ge=1, le=8)
 
@@ -200,6 +201,10 @@ def _evaluate(agent, config: RunConfig, run_dir: RunDir, on_episode) -> dict:
     done = run_dir.load_records()
     wanted = [(env_id, seed) for env_id in config.envs for seed in config.seeds]
     video_seeds = set(config.seeds[: config.video.per_env])
+    clipped = {
+        p.name.split("-seed")[0].removeprefix("violation-")
+        for p in run_dir.videos.glob("violation-*.mp4")
+    }
     queue = deque((e, s) for e, s in wanted if episode_key(e, s) not in done)
     if on_episode:
         wanted_keys = {episode_key(e, s) for e, s in wanted}
@@ -209,7 +214,7 @@ def _evaluate(agent, config: RunConfig, run_dir: RunDir, on_episode) -> dict:
     live: list[tuple[EnvRollout, Observation]] = []
 
     def finished(rollout: EnvRollout) -> None:
-        record = _finish(rollout, run_dir, config)
+        record = _finish(rollout, run_dir, config, rollout.seed in video_seeds, clipped)
         done[record.key] = record
         if on_episode:
             on_episode(record)
@@ -223,7 +228,8 @@ def _evaluate(agent, config: RunConfig, run_dir: RunDir, on_episode) -> dict:
                 agent_name=getattr(agent, "name", type(agent).__name__),
                 env_kwargs=config.env_kwargs,
                 privileged=getattr(agent, "uses_privileged_state", False),
-                record_video=seed in video_seeds,
+                record_video=seed in video_seeds
+                or (config.video.first_violation and _short(env_id) not in clipped),
                 max_invalid=config.max_invalid,
             )
             first = rollout.start()
@@ -251,13 +257,26 @@ def _evaluate(agent, config: RunConfig, run_dir: RunDir, on_episode) -> dict:
     return metrics
 
 
-def _finish(rollout: EnvRollout, run_dir: RunDir, config: RunConfig) -> EpisodeRecord:
+def _short(env_id: str) -> str:
+    return env_id.split("/")[-1]
+
+
+def _finish(
+    rollout: EnvRollout, run_dir: RunDir, config: RunConfig, chosen: bool, clipped: set[str]
+) -> EpisodeRecord:
+    """Record a finished episode, with its video if its seed was chosen, and a clip if it is the
+    first of its env to pay a cost."""
     record = rollout.record()
-    if rollout.frames:
-        name = f"{rollout.env_id.split('/')[-1]}-seed{rollout.seed}.mp4"
+    names = []
+    if rollout.frames and chosen:
+        names.append(f"{_short(rollout.env_id)}-seed{rollout.seed}.mp4")
+    if rollout.frames and record.violated and _short(rollout.env_id) not in clipped:
+        names.append(f"violation-{_short(rollout.env_id)}-seed{rollout.seed}.mp4")
+        clipped.add(_short(rollout.env_id))
+    for name in names:
         try:
             write_mp4(run_dir.videos / name, rollout.frames, config.video.fps, config.video.scale)
-            record.video = f"videos/{name}"
+            record.video = record.video or f"videos/{name}"
         except Exception as error:  # a video is a nicety; never lose the episode over it
             record.error = (record.error or "") + f" (video not written: {error})"
     rollout.close()

@@ -38,7 +38,7 @@ class FamilyMetric(BaseModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     measure: Measure
     of: list[str] = Field(default_factory=list, max_length=2)
-    better: Literal["higher", "lower"]
+    better: Literal["higher", "lower", "zero"]  # "zero" for gaps: no difference is the ideal
     description: str = ""
 
     @model_validator(mode="after")
