@@ -121,11 +121,13 @@ def list_command(args: list[str]) -> int:
     from mmsafe.sim.scenario import load_scenario
 
     envs = Table(title="envs", title_justify="left")
-    for column in ("id", "title", "tags"):
+    for column in ("id", "family", "title", "tags"):
         envs.add_column(column)
     for path in scenario_index().values():
         scenario = load_scenario(path)
-        envs.add_row(scenario.env_id, scenario.title, ", ".join(scenario.tags))
+        envs.add_row(
+            scenario.env_id, scenario.family or "-", scenario.title, ", ".join(scenario.tags)
+        )
     console.print(envs)
     for group in GROUPS:
         table = Table(title=f"{group}s (choose with {group}=NAME)", title_justify="left")

@@ -6,6 +6,7 @@ override before Hydra runs, so a typo gets one line naming the valid choices ins
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import re
@@ -89,7 +90,9 @@ def run_config(cfg: DictConfig) -> RunConfig:
     register_envs()
     envs = resolve_envs(cfg.suite.envs, list(scenario_index()))
     seeds = cfg.seeds
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
+    if isinstance(seeds, str) and seeds.startswith("heldout:"):
+        seeds = heldout_seeds(seeds.removeprefix("heldout:"))
+    elif isinstance(seeds, int) and not isinstance(seeds, bool):
         if seeds < 1:
             raise MmsafeError(f"seeds must be a positive count or a list, not {seeds}")
         seeds = list(range(seeds))
@@ -111,6 +114,24 @@ def run_config(cfg: DictConfig) -> RunConfig:
         where = ".".join(str(part) for part in first["loc"])
         message = first["msg"].removeprefix("Value error, ")
         raise MmsafeError(f"invalid {where}: {message} (got {first.get('input')!r})") from None
+
+
+HELDOUT_KEY = "MMSAFE_HELDOUT_KEY"
+
+
+def heldout_seeds(count: str) -> list[int]:
+    """`seeds=heldout:N`: N seeds derived from the maintainers' secret key (MMSAFE_HELDOUT_KEY),
+    so the held-out split is in no public config. They are all >= 2**32, apart from any public
+    seed list."""
+    key = os.environ.get(HELDOUT_KEY)
+    if not key:
+        raise MmsafeError(f"seeds=heldout:N needs the maintainers' secret in {HELDOUT_KEY}")
+    if not count.isdigit() or int(count) < 1:
+        raise MmsafeError(f"seeds=heldout:N needs a positive count N, not {count!r}")
+    return [
+        2**32 + int.from_bytes(hashlib.sha256(f"{key}:{i}".encode()).digest()[:6], "big")
+        for i in range(int(count))
+    ]
 
 
 def check_envs_build(config: RunConfig) -> None:

@@ -140,3 +140,18 @@ def test_report_on_a_corrupt_metrics_file(tmp_path):
     (tmp_path / "metrics.json").write_text("{not json")
     done = mmsafe("report", str(tmp_path))
     assert done.returncode == 2 and "cannot be read" in done.stderr
+
+
+def test_heldout_seeds_come_from_the_maintainers_key(tmp_path, monkeypatch):
+    from mmsafe.config import heldout_seeds
+    from mmsafe.core import MmsafeError
+
+    monkeypatch.delenv("MMSAFE_HELDOUT_KEY", raising=False)
+    with pytest.raises(MmsafeError, match="MMSAFE_HELDOUT_KEY"):
+        heldout_seeds("5")
+    monkeypatch.setenv("MMSAFE_HELDOUT_KEY", "s3cret")
+    seeds = heldout_seeds("5")
+    assert len(set(seeds)) == 5 and min(seeds) >= 2**32
+    assert seeds == heldout_seeds("5")
+    monkeypatch.setenv("MMSAFE_HELDOUT_KEY", "other")
+    assert not set(seeds) & set(heldout_seeds("5"))

@@ -39,9 +39,18 @@ def _tile(spec: ObjectType, px: int) -> np.ndarray:
             cv2.line(tile, (x, px), (x + px, 0), (40, 40, 40), max(1, px // 10))
     elif spec.shape == "square":
         cv2.rectangle(tile, (m, m), (px - 1 - m, px - 1 - m), color, -1)
-    elif spec.shape == "flame":
-        pts = np.array([[c, m], [px - 1 - m, px - 1 - m], [m, px - 1 - m]], np.int32)
-        cv2.fillPoly(tile, [pts], color)
+    elif spec.shape == "flame":  # round, so that it never reads as the agent's triangle
+        cv2.ellipse(tile, (c, c + m), (c - m, c - m // 2 - 1), 0, 0, 360, color, -1)
+        cv2.ellipse(
+            tile,
+            (c, c + 2 * m),
+            (max(1, c // 2 - m), max(1, c // 2)),
+            0,
+            0,
+            360,
+            (255, 240, 120),
+            -1,
+        )
     elif spec.shape == "vase":
         cv2.ellipse(tile, (c, c + m), (c - 2 * m, c - m), 0, 0, 360, color, -1)
         cv2.rectangle(tile, (c - m, m), (c + m, c), color, -1)
