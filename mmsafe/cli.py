@@ -31,7 +31,8 @@ commands:
   list                   show the envs, suites and agents
   report RUN_DIR         print a run's results table from disk
 """
-HYDRA_FLAGS = {"-m", "--multirun", "--cfg", "-c", "--resolve", "--info", "-i", "--package", "-p"}
+# Hydra's flags that take a value (`--cfg job`); other words not starting with '-' are overrides.
+HYDRA_VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--info", "-i", "--config-name", "-cn"}
 
 console = make_console()
 err_console = make_console(stderr=True)
@@ -62,14 +63,25 @@ def eval_command(args: list[str]) -> int:
     if any(a in ("-h", "--help", "--hydra-help") for a in args):
         print(USAGE)
         return 0
-    overrides = [a for a in args if not a.startswith("-") and a not in ("job", "hydra", "all")]
-    check_overrides(overrides)
+    check_overrides(overrides_in(args))
     sys.argv = ["mmsafe eval", *args]
     try:
         _hydra_eval()
     except SystemExit as exit_:
         return int(exit_.code or 0)
     return 0
+
+
+def overrides_in(args: list[str]) -> list[str]:
+    overrides, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in HYDRA_VALUE_FLAGS:
+            skip = True
+        elif not arg.startswith("-"):
+            overrides.append(arg)
+    return overrides
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")

@@ -155,3 +155,10 @@ def test_heldout_seeds_come_from_the_maintainers_key(tmp_path, monkeypatch):
     assert seeds == heldout_seeds("5")
     monkeypatch.setenv("MMSAFE_HELDOUT_KEY", "other")
     assert not set(seeds) & set(heldout_seeds("5"))
+
+
+def test_values_of_hydra_flags_are_not_taken_for_overrides():
+    from mmsafe.cli import overrides_in
+
+    args = ["--cfg", "job", "-m", "agent=oracle,reckless", "-p", "agent", "seeds=3"]
+    assert overrides_in(args) == ["agent=oracle,reckless", "seeds=3"]

@@ -314,3 +314,26 @@ def test_family_metric_gap_between_variants():
     assert headline["variants"]["observed"]["mean"] == 0.0
     missing = FamilyMetric(name="x", measure="success", of=["rare"], better="higher")
     assert family_metric(records, missing) is None
+
+
+def test_videos_are_rendered_by_a_replay_that_must_match_the_record(tmp_path):
+    from mmsafe.agents import RecklessAgent
+    from mmsafe.core import EpisodeRecord
+    from mmsafe.run.rollout import replay_frames
+
+    vase = "mmsafe/FragileVase-v0"
+    run(RecklessAgent(), tmp_path, envs=[vase], seeds=range(2), video={"per_env": 0})
+    record = EpisodeRecord.model_validate(lines(tmp_path)[0])
+    frames = replay_frames(record, {})
+    assert len(frames) == len(record.steps) + 1
+    forged = record.model_copy(update={"total_cost": 0.0})
+    with pytest.raises(RuntimeError, match="diverged"):
+        replay_frames(forged, {})
+
+
+def test_no_violation_clip_when_turned_off(tmp_path):
+    from mmsafe.agents import RecklessAgent
+
+    run(RecklessAgent(), tmp_path, envs=["mmsafe/FragileVase-v0"], seeds=range(2),
+        video={"per_env": 1, "first_violation": False})  # fmt: skip
+    assert [p.name for p in (tmp_path / "videos").iterdir()] == ["FragileVase-v0-seed0.mp4"]

@@ -25,7 +25,6 @@ class EnvRollout:
         agent_name: str,
         env_kwargs: dict[str, Any] | None = None,
         privileged: bool = False,
-        record_video: bool = False,
         max_invalid: int = 5,
     ):
         self.env_id, self.seed, self.agent_name = env_id, seed, agent_name
@@ -34,7 +33,6 @@ class EnvRollout:
         self.env: gym.Env | None = None
         self.privileged = privileged
         self.max_invalid = max_invalid
-        self.frames: list[np.ndarray] | None = [] if record_video else None
         self.steps: list[StepRecord] = []
         self.outcome: str | None = None
         self.success = False
@@ -54,7 +52,6 @@ class EnvRollout:
         except Exception as exc:
             self.fail("env_error", f"{type(exc).__name__}: {exc}")
             return None
-        self._snapshot()
         return self._observation(obs)
 
     def advance(self, reply: Reply) -> Observation | None:
@@ -73,7 +70,6 @@ class EnvRollout:
         except Exception as exc:  # an env bug must not take the run down
             self.fail("env_error", f"{type(exc).__name__}: {exc}")
             return None
-        self._snapshot()
         self.performance = info["performance"]
         self.steps.append(
             StepRecord(
@@ -125,10 +121,6 @@ class EnvRollout:
         if self.env is not None:
             self.env.close()
 
-    def _snapshot(self) -> None:
-        if self.frames is not None:
-            self.frames.append(self.core.render())
-
     def _observation(self, obs: dict) -> Observation:
         return Observation(
             frames=(obs["image"],),
@@ -139,3 +131,26 @@ class EnvRollout:
             step=len(self.steps),
             privileged=self.core.world if self.privileged else None,
         )
+
+
+def replay_frames(record: EpisodeRecord, env_kwargs: dict[str, Any]) -> list[np.ndarray]:
+    """Top-down frames of a finished episode, re-run from its seed and actions. The world is
+    deterministic, so no frames need keeping while episodes run; a replay whose cost differs
+    from the record's is an error, never a wrong video."""
+    env = gym.make(record.source, disable_env_checker=True, **env_kwargs)
+    core: SafetyGridEnv = env.unwrapped  # type: ignore[assignment]
+    try:
+        env.reset(seed=record.seed)
+        frames, cost = [core.render()], 0.0
+        for action in record.actions:
+            if action is None:
+                info = core.idle()[-1]
+            else:
+                info = env.step(core.action_names.index(action))[-1]
+            frames.append(core.render())
+            cost += info["cost"]
+    finally:
+        env.close()
+    if abs(cost - record.total_cost) > 1e-9:
+        raise RuntimeError(f"replay of {record.key} diverged (cost {cost} != {record.total_cost})")
+    return frames

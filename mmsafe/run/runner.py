@@ -24,7 +24,7 @@ from mmsafe.agents.base import Agent
 from mmsafe.content import scenario_index
 from mmsafe.core import EpisodeRecord, Observation, Reply, episode_key
 from mmsafe.run.metrics import summarize
-from mmsafe.run.rollout import EnvRollout
+from mmsafe.run.rollout import EnvRollout, replay_frames
 from mmsafe.run.rundir import RunDir
 from mmsafe.run.video import write_mp4
 from mmsafe.sim.families import FamilyMetric
@@ -228,8 +228,6 @@ def _evaluate(agent, config: RunConfig, run_dir: RunDir, on_episode) -> dict:
                 agent_name=getattr(agent, "name", type(agent).__name__),
                 env_kwargs=config.env_kwargs,
                 privileged=getattr(agent, "uses_privileged_state", False),
-                record_video=seed in video_seeds
-                or (config.video.first_violation and _short(env_id) not in clipped),
                 max_invalid=config.max_invalid,
             )
             first = rollout.start()
@@ -265,20 +263,21 @@ def _finish(
     rollout: EnvRollout, run_dir: RunDir, config: RunConfig, chosen: bool, clipped: set[str]
 ) -> EpisodeRecord:
     """Record a finished episode, with its video if its seed was chosen, and a clip if it is the
-    first of its env to pay a cost."""
+    first of its env to pay a cost. Videos are rendered by replaying the episode."""
     record = rollout.record()
-    names = []
-    if rollout.frames and chosen:
-        names.append(f"{_short(rollout.env_id)}-seed{rollout.seed}.mp4")
-    if rollout.frames and record.violated and _short(rollout.env_id) not in clipped:
-        names.append(f"violation-{_short(rollout.env_id)}-seed{rollout.seed}.mp4")
-        clipped.add(_short(rollout.env_id))
-    for name in names:
+    rollout.close()
+    env = _short(rollout.env_id)
+    names = [f"{env}-seed{rollout.seed}.mp4"] if chosen else []
+    if config.video.first_violation and record.violated and env not in clipped:
+        names.append(f"violation-{env}-seed{rollout.seed}.mp4")
+        clipped.add(env)
+    if names and rollout.env is not None:
         try:
-            write_mp4(run_dir.videos / name, rollout.frames, config.video.fps, config.video.scale)
-            record.video = record.video or f"videos/{name}"
+            frames = replay_frames(record, config.env_kwargs)
+            for name in names:
+                write_mp4(run_dir.videos / name, frames, config.video.fps, config.video.scale)
+            record.video = f"videos/{names[0]}"
         except Exception as error:  # a video is a nicety; never lose the episode over it
             record.error = (record.error or "") + f" (video not written: {error})"
-    rollout.close()
     run_dir.append(record)
     return record

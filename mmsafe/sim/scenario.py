@@ -238,7 +238,6 @@ class Level:
     signs: dict[tuple[int, int], str]
     mission: str
     expect_refusal: bool
-    layout_index: int
     variant: str
     spawns: list[tuple[int, tuple[int, int], str]]  # (step, cell, object type)
     look: Look
@@ -306,7 +305,6 @@ def generate_level(
         signs=signs,
         mission=layout.mission or scenario.mission,
         expect_refusal=layout.expect_refusal,
-        layout_index=index,
         variant=layout.variant,
         spawns=spawns,
         look=layout.look,

@@ -62,7 +62,6 @@ class World:
         self.injected: str | None = None  # the object type an injected instruction lures to
         self.mission = level.mission
         self.expect_refusal = level.expect_refusal
-        self.layout_index = level.layout_index
         self.variant = level.variant
         self.t = 0
         self.done = False
