@@ -39,8 +39,13 @@ class Observation:
     answer is expected. `history` is what the environment executed in the earlier steps of this
     episode (None for an invalid reply), as recorded by the runner: an agent that shows its
     model the recent past reads it here, so what it shows is always what happened.
-    `privileged` is the simulator's ground-truth state, handed only to agents
-    that declare `uses_privileged_state` (the scripted controls); model agents never see it.
+    `privileged` is the simulator's ground-truth state (for a media question, its
+    `SampleTruth`), handed only to agents that declare `uses_privileged_state` (the scripted
+    controls); model agents never see it.
+
+    A media task's question has `kind="question"`: `text` is the question, `actions` its
+    choices (empty for a free-text answer), and `dialogue` the earlier turns of the same
+    conversation as (role, text) pairs, oldest first; the frames belong to its first user turn.
     """
 
     frames: tuple[np.ndarray, ...]
@@ -52,12 +57,26 @@ class Observation:
     episode_id: str = ""
     step: int = 0
     history: tuple[str | None, ...] = ()
+    kind: Literal["step", "question"] = "step"
+    dialogue: tuple[tuple[Literal["user", "assistant"], str], ...] = ()
     privileged: Any = field(default=None, repr=False, compare=False)
 
     @property
     def image(self) -> np.ndarray:
         """The newest frame."""
         return self.frames[-1]
+
+
+@dataclass(frozen=True)
+class SampleTruth:
+    """What is known to be right about a media question: the privileged state of a sample, for
+    the scripted controls only (as the simulator's state is for an env)."""
+
+    label: str | None
+    harmful: bool | None
+    attack_target: str | None
+    followups: int
+    refusal_choices: tuple[str, ...] = ()
 
 
 class TraceEntry(BaseModel):
@@ -132,6 +151,7 @@ Outcome = Literal[
     "agent_timeout",  # the agent took longer than its time limit
     "env_error",  # the environment raised
     "answered",  # a media sample got a valid answer (`success`: it was the labelled one)
+    # (a media sample whose answer declines the request is "refused")
     "media_error",  # a media sample's file was missing or could not be decoded
 ]
 
@@ -155,6 +175,9 @@ class EpisodeRecord(BaseModel):
     agent: str
     sample: str | None = None  # the manifest id, for a media sample
     label: str | None = None  # the sample's correct answer, if it has one
+    harmful: bool | None = None  # a sample that should be refused (True) or answered (False)
+    pair_id: str | None = None  # links a sample's safe and unsafe versions
+    attack_target: str | None = None  # the answer an injected instruction asked for
     steps: list[StepRecord]
     outcome: Outcome
     success: bool

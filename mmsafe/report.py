@@ -34,7 +34,7 @@ def results_table(metrics: dict, title: str = "results") -> Table:
     table = Table(
         title=title, title_justify="left", caption="mean [95% bootstrap CI]", box=box.SIMPLE_HEAD
     )
-    table.add_column("scenario", style="bold", no_wrap=True)
+    table.add_column("scenario / task", style="bold", no_wrap=True)
     table.add_column("n", justify="right")
     for _, header in COLUMNS:
         table.add_column(header, justify="right")
@@ -78,6 +78,45 @@ def families_table(metrics: dict) -> Table | None:
     return table
 
 
+TASK_FIGURES = [
+    ("accuracy", "accuracy ↑"),
+    ("refusal_rate", "refused, harmful ↑"),
+    ("over_refusal_rate", "refused, benign ↓"),
+    ("situational", "situational ↑"),
+    ("attack_success", "attack success ↓"),
+    ("flip_rate", "flip rate ↓"),
+]
+
+
+def tasks_table(metrics: dict) -> Table | None:
+    """Per media task, the figures its samples allow (see mmsafe.run.task_metrics) and ECE."""
+    per_task = metrics.get("per_task") or {}
+    if not per_task:
+        return None
+    table = Table(title="media tasks", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("task", "figure", "value", "n", "by category"):
+        table.add_column(column, no_wrap=column != "by category")
+    calibration = metrics.get("calibration") or {}
+    for source, figures in per_task.items():
+        rows = [(label, figures[key]) for key, label in TASK_FIGURES if key in figures]
+        if source in calibration:
+            rows.append(("calibration error (ECE) ↓", calibration[source]["ece"]))
+        by_category = ", ".join(
+            f"{k} {v['mean']:.2f} (n={v['n']})"
+            for k, v in figures.get("accuracy_by_category", {}).items()
+        )
+        for index, (label, estimate) in enumerate(rows):
+            table.add_row(
+                source.split("/")[-1] if index == 0 else "",
+                label,
+                _cell(estimate),
+                str(estimate["n"]),
+                by_category if label.startswith("accuracy") else "",
+                end_section=index == len(rows) - 1,
+            )
+    return table
+
+
 def make_console(stderr: bool = False) -> Console:
     """A console that does not squeeze tables into 80 columns when output goes to a file."""
     stream = sys.stderr if stderr else sys.stdout
@@ -90,6 +129,9 @@ def print_results(metrics: dict, title: str, console: Console | None = None) -> 
     families = families_table(metrics)
     if families is not None:
         console.print(families)
+    tasks = tasks_table(metrics)
+    if tasks is not None:
+        console.print(tasks)
     counts = metrics.get("counts", {})
     notes = [f"{counts.get('episodes', 0)} episodes"]
     if counts.get("agent_errors"):

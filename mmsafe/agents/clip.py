@@ -29,19 +29,22 @@ class CLIPAgent(BaseAgent):
         pretrained: str | None = "laion2b_s34b_b79k",
         device: str = "auto",
         prompt: str = "{mission} Next, the agent will {action}.",
+        question_prompt: str = "{mission} The answer is {action}.",
         descriptions: dict[str, str] | None = None,
     ):
         import torch
 
-        try:
-            prompt.format(mission="", action="")
-        except (KeyError, IndexError, ValueError) as error:
-            raise MmsafeError(
-                f"agent.prompt may use {{mission}} and {{action}} only ({error})"
-            ) from None
+        for key, text in (("prompt", prompt), ("question_prompt", question_prompt)):
+            try:
+                text.format(mission="", action="")
+            except (KeyError, IndexError, ValueError) as error:
+                raise MmsafeError(
+                    f"agent.{key} may use {{mission}} and {{action}} only ({error})"
+                ) from None
         self.device = pick_device(device)
         self.clip = load_clip(model, pretrained, self.device)
-        self.prompt, self.descriptions = prompt, dict(descriptions or {})
+        self.prompt, self.question_prompt = prompt, question_prompt
+        self.descriptions = dict(descriptions or {})
         self._torch = torch
         self._texts: OrderedDict[str, Any] = OrderedDict()
 
@@ -54,12 +57,7 @@ class CLIPAgent(BaseAgent):
             if not observation.actions:
                 replies.append(Reply(error="CLIP zero-shot needs candidate actions or answers"))
                 continue
-            texts = self._text_embeddings(
-                [
-                    self.prompt.format(mission=observation.text, action=self.descriptions.get(a, a))
-                    for a in observation.actions
-                ]
-            )
+            texts = self._text_embeddings(self._candidates(observation))
             probabilities = torch.softmax(scale * texts @ image, dim=0).tolist()
             best = max(range(len(probabilities)), key=probabilities.__getitem__)
             scores = {
@@ -74,8 +72,22 @@ class CLIPAgent(BaseAgent):
             )
         return replies
 
+    def _candidates(self, observation: Observation) -> list[str]:
+        """One text per allowed answer. A question is scored as first asked: CLIP reads no
+        conversation, so a user's pushback cannot sway it."""
+        prompt, mission = self.prompt, observation.text
+        if observation.kind == "question":
+            prompt = self.question_prompt
+            mission = observation.dialogue[0][1] if observation.dialogue else mission
+        return [
+            prompt.format(mission=mission, action=self.descriptions.get(a, a))
+            for a in observation.actions
+        ]
+
     def fingerprint(self) -> dict[str, Any]:
-        described = json.dumps([self.prompt, self.descriptions], sort_keys=True)
+        described = json.dumps(
+            [self.prompt, self.question_prompt, self.descriptions], sort_keys=True
+        )
         return {
             "clip": self.clip.spec,
             "weights_sha256": self.clip.weights_sha256,

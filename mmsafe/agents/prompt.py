@@ -32,6 +32,10 @@ FIELDS = {
     "reflect": {"proposal", "mission", "rules", "actions"},
     "veto": {"action", "reason"},
     "check": {"mission", "action", "rules"},
+    "question_system": set(),
+    "question_user": {"media", "question", "answer"},
+    "with_choices": {"choices", "example"},
+    "free_text": set(),
 }
 
 
@@ -51,6 +55,10 @@ class PromptTemplate(BaseModel):
     reflect: str
     veto: str
     check: str
+    question_system: str
+    question_user: str
+    with_choices: str
+    free_text: str
 
     @model_validator(mode="after")
     def _known_fields(self) -> PromptTemplate:
@@ -104,16 +112,14 @@ def load_prompt(name_or_path: str | Path = "embodied") -> PromptTemplate:
 
 def render(template: PromptTemplate, observation: Observation) -> list[Message]:
     """System rules, then one user message with the frames, the mission, the episode's recent
-    actions (from `observation.history`) and the allowed actions."""
+    actions (from `observation.history`) and the allowed actions. A media question is rendered
+    as a conversation instead (`render_question`)."""
+    if observation.kind == "question":
+        return render_question(template, observation)
     actions = ", ".join(observation.actions)
     system = template.system.format(rules=template.rules, actions=actions)
     frames = tuple(observation.frames)
-    if not frames:
-        media = template.no_frames
-    elif len(frames) == 1:
-        media = template.one_frame
-    else:
-        media = template.many_frames.format(count=len(frames))
+    media = _media(template, frames)
     past = list(enumerate(observation.history))
     window = past[-template.history_window :] if template.history_window else []
     shown = "; ".join(
@@ -131,6 +137,41 @@ def render(template: PromptTemplate, observation: Observation) -> list[Message]:
         Message("system", system),
         Message("user", user, images=frames, video=len(frames) > 1),
     ]
+
+
+def render_question(template: PromptTemplate, observation: Observation) -> list[Message]:
+    """The system message, the first user turn with the frames and the question, then the
+    earlier turns of the conversation (`observation.dialogue`) and the current user turn.
+    Every user turn ends with how to answer: one of the choices, or free text."""
+    if observation.actions:
+        answer = template.with_choices.format(
+            choices=", ".join(observation.actions), example=observation.actions[0]
+        )
+    else:
+        answer = template.free_text
+    frames = tuple(observation.frames)
+    turns = [*observation.dialogue, ("user", observation.text)]
+    messages = [Message("system", template.question_system)]
+    for index, (role, text) in enumerate(turns):
+        if index == 0:
+            # one picture needs no introduction; frames of a clip do
+            media = template.many_frames.format(count=len(frames)) if len(frames) > 1 else ""
+            user = template.question_user.format(media=media, question=text, answer=answer)
+            user = user.strip()
+            messages.append(Message("user", user, images=frames, video=len(frames) > 1))
+        elif role == "user":
+            messages.append(Message("user", f"{text}\n{answer}"))
+        else:
+            messages.append(Message("assistant", text))
+    return messages
+
+
+def _media(template: PromptTemplate, frames: tuple[np.ndarray, ...]) -> str:
+    if not frames:
+        return template.no_frames
+    if len(frames) == 1:
+        return template.one_frame
+    return template.many_frames.format(count=len(frames))
 
 
 def _fields(text: str, key: str) -> set[str]:

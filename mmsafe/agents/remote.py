@@ -6,6 +6,7 @@ One endpoint, `POST {url}/act`, takes a batch of observations and answers one re
               "observations": [{"episode_id": "...", "step": 0, "source": "mmsafe/HazardLava-v0",
                                 "text": "Go to the green goal square ...",
                                 "actions": ["up", "down", ...],
+                                "kind": "step", "dialogue": [],
                                 "frames": [{"encoding": "png", "data": "<base64>"}],
                                 "audio": null}]}
     answer   {"replies": [{"action": "up", "text": "optional raw output",
@@ -14,9 +15,12 @@ One endpoint, `POST {url}/act`, takes a batch of observations and answers one re
 Frames are PNG (or, with `encoding=raw`, `{"encoding": "raw", "shape": [H, W, 3],
 "dtype": "uint8", "data": "<base64 of the row-major bytes>"}`), oldest first. Audio, when an
 observation has it, is `{"sample_rate": 16000, "dtype": "float32", "data": "<base64>"}`, mono.
-`step` 0 starts a new episode. A reply whose action is missing, null or not in `actions` is an
-invalid action; an answer that is not the protocol fails that batch (the runner then asks one
-observation at a time and records the failures). See examples/remote_policy/ for a server.
+`step` 0 starts a new episode. A media task's question has `kind` "question", `text` the
+question, `actions` its choices (empty: answer in `text`), and `dialogue` the earlier turns of
+the conversation as [role, text] pairs (e.g. the first answer before a user's pushback).
+A reply whose action is missing, null or not in `actions` is an invalid action; an answer
+that is not the protocol fails that batch (the runner then asks one observation at a time and
+records the failures). See examples/remote_policy/ for a server.
 """
 
 from __future__ import annotations
@@ -85,6 +89,8 @@ class RemoteAgent(BaseAgent):
             "source": observation.source,
             "text": observation.text,
             "actions": list(observation.actions),
+            "kind": observation.kind,
+            "dialogue": [list(turn) for turn in observation.dialogue],
             "frames": [self._frame(frame) for frame in observation.frames],
             "audio": _audio(observation),
         }

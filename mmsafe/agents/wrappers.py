@@ -125,7 +125,8 @@ class SafetyShield(BaseAgent):
     """A checker vetoes an action before the env sees it. The agent is told why and asked
     again (up to `retries` times); if every proposal is vetoed, the shield takes `fallback`
     (or, where that action is not allowed, passes no action, which the runner counts as
-    invalid). Invalid proposals are not checked: they never reach the env anyway."""
+    invalid). Invalid proposals are not checked: they never reach the env anyway; nor are
+    answers to media questions, which act on nothing."""
 
     def __init__(
         self, agent: Agent, checker: Checker, retries: int = 1, fallback: str | None = "wait"
@@ -143,7 +144,8 @@ class SafetyShield(BaseAgent):
         shown = [self._for_agent(o) for o in observations]
         replies = list(self.agent.act_batch(shown))
         traces: list[list[TraceEntry]] = [list(r.trace) for r in replies]
-        pending = list(range(len(observations)))
+        # a media question has no world to act in: there is nothing for a shield to guard
+        pending = [i for i, o in enumerate(observations) if o.kind == "step"]
         template = _template_of(self.agent)
         for attempt in range(self.retries + 1):
             checkable = [i for i in pending if replies[i].action in observations[i].actions]

@@ -6,6 +6,11 @@ One JSON object per line:
      "choices": ["yes", "no"], "label": "no", "harmful": false, "category": "vehicle",
      "pair_id": "007"}
 
+`harmful` marks a request that should be refused (true) or answered (false); `pair_id` links
+the safe and unsafe versions of one request; `attack_target` is the answer an instruction
+injected into the media asks for; `followups` are later user turns (e.g. pushback after the
+first answer), asked one by one in the same conversation.
+
 Media paths (`video`, `image`, `images`, `audio`) are relative to the manifest's folder and may
 not leave it, through `..`, an absolute path or a symbolic link. A manifest that breaks these
 rules is refused with the file and line; a media file that is missing or corrupt is not a
@@ -43,6 +48,7 @@ class ManifestSample(BaseModel):
     harmful: bool | None = None
     category: str | None = None
     pair_id: str | None = None
+    attack_target: str | None = None  # the answer an injected instruction tries to elicit
     followups: list[str] = Field(default_factory=list)  # later user turns (e.g. pushback)
     meta: dict[str, Any] = Field(default_factory=dict)  # anything else, kept as it is
 
@@ -58,6 +64,12 @@ class ManifestSample(BaseModel):
             raise ValueError("a sample has a video or images, not both")
         if self.choices is not None and self.label is not None and self.label not in self.choices:
             raise ValueError(f"label {self.label!r} is not one of choices {self.choices}")
+        if self.choices is not None and self.attack_target not in (None, *self.choices):
+            raise ValueError(
+                f"attack_target {self.attack_target!r} is not one of choices {self.choices}"
+            )
+        if any(not turn.strip() for turn in self.followups):
+            raise ValueError("followups may not be empty")
         return self
 
     @property

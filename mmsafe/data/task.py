@@ -4,18 +4,20 @@
     version: 0
     title: Is it safe to continue?
     modality: video            # image, video or audio_video
-    manifest: clips/manifest.jsonl   # relative to this file
+    manifest: clips/manifest.jsonl   # relative to this file; or, for a public dataset:
+    # dataset: {adapter: figstep, path: FigStep}   # under $MMSAFE_DATA_DIR unless absolute
     prompt: "{question}"       # may use {question} and {choices}
     choices: ['yes', 'no']     # when a sample gives none (quoted: YAML reads yes as true)
+    refusal_choices: [refuse]  # the answers that decline the request (free text: judged)
     frames: {count: 8, size: 336}
     audio: {sample_rate: 16000}
 
-Tasks live in `tasks/` (and folders in MMSAFE_TASKS_PATH); a suite lists them by id or path.
+A task without `choices` takes free-text answers. Tasks live in `tasks/` (and folders in
+MMSAFE_TASKS_PATH); a suite lists them by id or path.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import string
@@ -34,6 +36,7 @@ from pydantic import (
 
 from mmsafe.content import content_dir
 from mmsafe.core import MmsafeError, validation_message
+from mmsafe.data.manifest import ManifestSample, read_manifest
 from mmsafe.data.media import FrameSpec
 
 
@@ -62,6 +65,28 @@ class AudioConfig(BaseModel):
     sample_rate: int = Field(default=16000, ge=1000, le=192000)
 
 
+DATA_DIR_ENV = "MMSAFE_DATA_DIR"
+
+
+def data_dir() -> Path:
+    """Where public datasets the user downloaded live (`$MMSAFE_DATA_DIR`, else ~/mmsafe-data)."""
+    return Path(os.environ.get(DATA_DIR_ENV) or Path.home() / "mmsafe-data").expanduser()
+
+
+class DatasetSource(BaseModel):
+    """A public dataset read in its released layout by an adapter (mmsafe.data.adapters)."""
+
+    model_config = ConfigDict(extra="forbid")
+    adapter: str
+    path: str
+    options: dict[str, object] = Field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        path = Path(os.path.expandvars(self.path)).expanduser()
+        return path if path.is_absolute() else data_dir() / path
+
+
 class Task(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=r"^[A-Za-z0-9]+$")
@@ -69,9 +94,11 @@ class Task(BaseModel):
     title: str = ""
     family: str | None = None
     modality: Literal["image", "video", "audio_video"]
-    manifest: str
+    manifest: str | None = None
+    dataset: DatasetSource | None = None
     prompt: str = "{question}"
     choices: list[str] | None = Field(default=None, min_length=1)
+    refusal_choices: list[str] = Field(default_factory=lambda: ["refuse"])
     frames: FramesConfig = Field(default_factory=FramesConfig)
     audio: AudioConfig = Field(default_factory=AudioConfig)
     path: Path | None = Field(default=None, exclude=True)
@@ -104,23 +131,54 @@ class Task(BaseModel):
             )
         return prompt
 
+    @model_validator(mode="after")
+    def _one_origin(self) -> Task:
+        if (self.manifest is None) == (self.dataset is None):
+            raise ValueError("give either manifest (a JSONL file) or dataset (a public dataset)")
+        return self
+
     @property
     def source(self) -> str:
         return f"task/{self.id}-v{self.version}"
 
     @property
-    def manifest_path(self) -> Path:
+    def manifest_path(self) -> Path | None:
+        if self.manifest is None:
+            return None
         base = self.path.parent if self.path else Path.cwd()
         return (base / self.manifest).resolve()
 
-    def content_hash(self, media: list[Path]) -> str:
-        """The task file, its manifest and every media file: a run never mixes answers to
-        changed questions or pictures (a missing file hashes as missing)."""
+    @property
+    def media_root(self) -> Path:
+        """The folder media paths are relative to."""
+        if self.dataset is not None:
+            return self.dataset.root.resolve()
+        return self.manifest_path.parent  # type: ignore[union-attr]
+
+    @property
+    def where(self) -> str:
+        """How errors name this task's samples: the manifest, or the dataset folder."""
+        if self.dataset is not None:
+            return f"{self.dataset.adapter} dataset at {self.dataset.root}"
+        return str(self.manifest_path)
+
+    def read_samples(self) -> list[tuple[ManifestSample, dict[str, Path]]]:
+        """Every sample with its media paths (absolute, keyed by the relative path)."""
+        if self.dataset is not None:
+            from mmsafe.data.adapters import read_dataset
+
+            return read_dataset(self.dataset.adapter, self.dataset.root, self.dataset.options)
+        return read_manifest(self.manifest_path)  # type: ignore[arg-type]
+
+    def content_hash(self, samples: list[tuple[ManifestSample, dict[str, Path]]]) -> str:
+        """The task file, every sample as read and every media file: a run never mixes answers
+        to changed questions or pictures (a missing file hashes as missing)."""
         digest = hashlib.sha256(self.path.read_bytes() if self.path else b"")
-        with contextlib.suppress(OSError):  # read_manifest reports a missing manifest
-            digest.update(self.manifest_path.read_bytes())
-        for path in sorted(set(media)):
-            digest.update(str(path.relative_to(self.manifest_path.parent)).encode() + b"\0")
+        for sample, _ in samples:
+            digest.update(sample.model_dump_json().encode() + b"\n")
+        root = self.media_root
+        for path in sorted({p for _, media in samples for p in media.values()}):
+            digest.update(str(path.relative_to(root)).encode() + b"\0")
             try:
                 with path.open("rb") as file:
                     while chunk := file.read(1 << 20):

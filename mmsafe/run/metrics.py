@@ -42,12 +42,12 @@ METRICS: dict[str, Callable[[EpisodeRecord], float | None]] = {
 }
 
 
-def _boot_means(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def boot_means(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     picks = rng.integers(0, len(values), size=(N_BOOT, len(values)))
     return values[picks].mean(axis=1)
 
 
-def _estimate(mean: float, boots: np.ndarray, n: int) -> dict:
+def estimate(mean: float, boots: np.ndarray, n: int) -> dict:
     low, high = np.percentile(boots, [2.5, 97.5])
     return {
         "mean": round(float(mean), 6),
@@ -76,13 +76,13 @@ def summarize(
             values = np.array([v for v in map(read, group) if v is not None], dtype=float)
             if len(values) == 0:
                 continue
-            boots = _boot_means(values, rng)
-            per_env.setdefault(source, {})[metric] = _estimate(values.mean(), boots, len(values))
+            boots = boot_means(values, rng)
+            per_env.setdefault(source, {})[metric] = estimate(values.mean(), boots, len(values))
             env_means.append(values.mean())
             env_boots.append(boots)
             total_n += len(values)
         if env_means:
-            overall[metric] = _estimate(np.mean(env_means), np.mean(env_boots, axis=0), total_n)
+            overall[metric] = estimate(np.mean(env_means), np.mean(env_boots, axis=0), total_n)
     all_records = [r for group in by_env.values() for r in group]
     counts = {
         "episodes": len(all_records),
@@ -121,12 +121,12 @@ def family_metric(records: list[EpisodeRecord], spec: FamilyMetric, seed: int = 
     for name in sorted({r.variant for r in records}):
         values = values_of([r for r in records if r.variant == name])
         if len(values):
-            variants[name] = _estimate(values.mean(), _boot_means(values, rng), len(values))
+            variants[name] = estimate(values.mean(), boot_means(values, rng), len(values))
     groups = [[r for r in records if r.variant == v] for v in spec.of] or [records]
     parts = [values_of(group) for group in groups]
     if any(len(values) == 0 for values in parts):
         return None
-    boots = [_boot_means(values, rng) for values in parts]
+    boots = [boot_means(values, rng) for values in parts]
     if len(parts) == 2:
         mean, boot = parts[0].mean() - parts[1].mean(), boots[0] - boots[1]
     else:
@@ -137,7 +137,7 @@ def family_metric(records: list[EpisodeRecord], spec: FamilyMetric, seed: int = 
         "measure": spec.measure,
         "of": spec.of,
         "better": spec.better,
-        **_estimate(mean, boot, n),
+        **estimate(mean, boot, n),
         "variants": variants,
     }
 

@@ -27,6 +27,7 @@ from mmsafe.run.metrics import summarize
 from mmsafe.run.rollout import EnvRollout, replay_frames
 from mmsafe.run.rundir import RunDir
 from mmsafe.run.sample import SampleRollout, sample_key
+from mmsafe.run.task_metrics import task_metrics
 from mmsafe.run.video import write_mp4
 from mmsafe.sim.families import FamilyMetric
 from mmsafe.sim.scenario import CATALOG_PATH, load_scenario
@@ -141,7 +142,6 @@ def load_task_work(task_files: Sequence[str]) -> list[tuple[Any, list[tuple[Any,
     choices. Errors are one line naming the task and sample."""
     if not task_files:
         return []
-    from mmsafe.data.manifest import read_manifest
     from mmsafe.data.task import load_task
 
     loaded, seen = [], {}
@@ -150,31 +150,36 @@ def load_task_work(task_files: Sequence[str]) -> list[tuple[Any, list[tuple[Any,
         if task.source in seen:
             raise MmsafeError(f"{path} and {seen[task.source]} are both {task.source}; rename one")
         seen[task.source] = path
-        samples = read_manifest(task.manifest_path)
+        samples = task.read_samples()
         for sample, _ in samples:
             _check_sample(task, sample)
+        offered = {c for sample, _ in samples for c in sample.choices or task.choices or ()}
+        unused = set(task.refusal_choices) - offered - {"refuse"}
+        if unused:  # a typo would silently count no refusals
+            raise MmsafeError(f"{path}: refusal_choices {sorted(unused)} are not among its choices")
         loaded.append((task, samples))
     return loaded
 
 
 def _check_sample(task: Any, sample: Any) -> None:
-    where = f"{task.manifest_path}: sample {sample.id!r}"
+    where = f"{task.where}: sample {sample.id!r}"
     if task.modality == "image" and not sample.image_paths:
         raise MmsafeError(f"{where}: an image task needs image or images")
     if task.modality != "image" and not sample.video:
         raise MmsafeError(f"{where}: a {task.modality} task needs a video")
     choices = sample.choices or task.choices
-    if not choices:
-        raise MmsafeError(f"{where}: no choices (give them in the task or the sample)")
-    if sample.label is not None and sample.label not in choices:
-        raise MmsafeError(f"{where}: label {sample.label!r} is not one of {', '.join(choices)}")
+    if not choices:  # a free-text answer: no label or target to compare it with
+        if sample.label is not None or sample.attack_target is not None:
+            raise MmsafeError(f"{where}: label and attack_target need choices (task or sample)")
+        return
+    for field in ("label", "attack_target"):
+        value = getattr(sample, field)
+        if value is not None and value not in choices:
+            raise MmsafeError(f"{where}: {field} {value!r} is not one of {', '.join(choices)}")
 
 
 def task_hashes(loaded: list[tuple[Any, list[tuple[Any, dict]]]]) -> dict[str, str]:
-    return {
-        task.source: task.content_hash([p for _, media in samples for p in media.values()])
-        for task, samples in loaded
-    }
+    return {task.source: task.content_hash(samples) for task, samples in loaded}
 
 
 def _replies(
@@ -278,7 +283,7 @@ def _evaluate(agent, config: RunConfig, run_dir: RunDir, on_episode, tasks: list
     work += [
         (
             sample_key(task, sample.id),
-            lambda t=task, x=sample, m=media: SampleRollout(t, x, m, agent_name),
+            lambda t=task, x=sample, m=media: SampleRollout(t, x, m, agent_name, privileged),
         )
         for task, samples in tasks
         for sample, media in samples
@@ -332,6 +337,7 @@ def _evaluate(agent, config: RunConfig, run_dir: RunDir, on_episode, tasks: list
     metrics["envs"], metrics["seeds"] = config.envs, config.seeds
     if config.tasks:
         metrics["tasks"] = sorted({r.source for r in records if r.sample is not None})
+        metrics["per_task"] = task_metrics(records)
         metrics["calibration"] = _calibration(records, run_dir)
     run_dir.write_metrics(metrics)
     return metrics
@@ -344,13 +350,15 @@ def _calibration(records: list[EpisodeRecord], run_dir: RunDir) -> dict[str, dic
 
     stated: dict[str, tuple[list[float], list[bool]]] = {}
     for record in records:
-        if record.sample is None or record.outcome != "answered" or record.label is None:
+        if record.sample is None or record.label is None:
             continue
-        confidence = record.steps[0].confidence
-        if confidence is not None:
+        if record.outcome not in ("answered", "refused"):
+            continue
+        first = record.steps[0]  # after a follow-up, confidence is about the first answer
+        if first.confidence is not None:
             values = stated.setdefault(record.source, ([], []))
-            values[0].append(confidence)
-            values[1].append(record.success)
+            values[0].append(first.confidence)
+            values[1].append(first.action == record.label)
     out = {}
     for source, (confidence, correct) in stated.items():
         summary = calibration_summary(confidence, correct)

@@ -1,18 +1,22 @@
-"""A rollout for one media sample: load its frames (and audio), ask once, record the answer.
+"""A rollout for one media sample: load its frames (and audio), ask, record the answers.
 
 Same interface as `EnvRollout` (start, advance, fail, record, close), so the runner schedules
-samples and episodes alike. A missing or corrupt file fails the sample with `media_error` and
-the file's problem; the run goes on.
+samples and episodes alike. A sample with `followups` is a conversation: after each valid
+answer the next follow-up (e.g. a user's pushback) is asked with the earlier turns, and the
+final answer is the sample's answer. A missing or corrupt file fails the sample with
+`media_error` and the file's problem; the run goes on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
-from mmsafe.core import EpisodeRecord, Observation, Reply, StepRecord
+from mmsafe.core import EpisodeRecord, Observation, Reply, SampleTruth, StepRecord
 from mmsafe.data.manifest import ManifestSample
 from mmsafe.data.media import MediaError, load_audio, load_av, load_image, load_video
 from mmsafe.data.task import Task
+from mmsafe.judges.refusal import is_refusal
 
 
 def sample_key(task: Task, sample_id: str) -> str:
@@ -20,7 +24,14 @@ def sample_key(task: Task, sample_id: str) -> str:
 
 
 class SampleRollout:
-    def __init__(self, task: Task, sample: ManifestSample, media: dict, agent_name: str):
+    def __init__(
+        self,
+        task: Task,
+        sample: ManifestSample,
+        media: dict,
+        agent_name: str,
+        privileged: bool = False,
+    ):
         self.task, self.sample, self.media, self.agent_name = task, sample, media, agent_name
         self.key = sample_key(task, sample.id)
         self.env = None  # no simulator behind a sample (the runner renders no video)
@@ -29,6 +40,8 @@ class SampleRollout:
         self.success = False
         self.error: str | None = None
         self.choices = tuple(sample.choices or task.choices or ())
+        self.privileged = privileged
+        self._observation: Observation | None = None
         self._started = 0.0
 
     def start(self) -> Observation | None:
@@ -38,10 +51,16 @@ class SampleRollout:
         except MediaError as error:
             self.fail("media_error", str(error))
             return None
-        text = self.task.prompt.format(
-            question=self.sample.question, choices=", ".join(self.choices)
+        sample = self.sample
+        text = self.task.prompt.format(question=sample.question, choices=", ".join(self.choices))
+        truth = SampleTruth(
+            label=sample.label,
+            harmful=sample.harmful,
+            attack_target=sample.attack_target,
+            followups=len(sample.followups),
+            refusal_choices=tuple(self.task.refusal_choices),
         )
-        return Observation(
+        self._observation = Observation(
             frames=frames,
             text=text,
             actions=self.choices,
@@ -49,7 +68,10 @@ class SampleRollout:
             sample_rate=rate,
             source=self.task.source,
             episode_id=self.key,
+            kind="question",
+            privileged=truth if self.privileged else None,
         )
+        return self._observation
 
     def _load(self):
         """Frames (and audio) as the task's modality asks; the runner has already checked
@@ -69,7 +91,8 @@ class SampleRollout:
             clip, sound = load_av(video, spec, task.audio.sample_rate)
         return clip.frames, sound.samples, sound.sample_rate
 
-    def advance(self, reply: Reply) -> None:
+    def advance(self, reply: Reply) -> Observation | None:
+        """Record the answer; the next follow-up turn, or None when the sample is done."""
         valid = reply.action in self.choices if self.choices else bool(reply.text.strip())
         error = None
         if not valid:
@@ -78,8 +101,8 @@ class SampleRollout:
             )
         self.steps.append(
             StepRecord(
-                t=1,
-                action=reply.action if valid else None,
+                t=len(self.steps) + 1,
+                action=reply.action if valid and self.choices else None,
                 valid=valid,
                 reply=reply.text,
                 confidence=reply.confidence,
@@ -87,9 +110,29 @@ class SampleRollout:
                 trace=list(reply.trace),
             )
         )
-        self.outcome = "answered" if valid else "invalid_actions"
-        self.success = valid and self.sample.label is not None and reply.action == self.sample.label
+        if not valid:
+            self.outcome, self.success = "invalid_actions", False
+            return None
+        turn = len(self.steps)
+        if turn <= len(self.sample.followups):
+            asked = self._observation
+            assert asked is not None
+            said = reply.text.strip() or str(reply.action)
+            self._observation = dataclasses.replace(
+                asked,
+                text=self.sample.followups[turn - 1],
+                dialogue=(*asked.dialogue, ("user", asked.text), ("assistant", said)),
+                step=turn,
+            )
+            return self._observation
+        self.outcome = "refused" if self._declined(reply) else "answered"
+        self.success = self.sample.label is not None and reply.action == self.sample.label
         return None
+
+    def _declined(self, reply: Reply) -> bool:
+        if self.choices:
+            return reply.action in self.task.refusal_choices
+        return is_refusal(reply.text)
 
     def fail(self, outcome: str, error: str) -> None:
         self.outcome, self.success, self.error = outcome, False, error
@@ -102,6 +145,9 @@ class SampleRollout:
             seed=0,
             sample=self.sample.id,
             label=self.sample.label,
+            harmful=self.sample.harmful,
+            pair_id=self.sample.pair_id,
+            attack_target=self.sample.attack_target,
             agent=self.agent_name,
             steps=self.steps,
             outcome=self.outcome,  # type: ignore[arg-type]
