@@ -51,6 +51,30 @@ def test_batched_generation_matches_one_at_a_time(tiny_vlms, family) -> None:
         assert reply.action is not None or reply.error
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_follow_up_is_asked_in_the_same_conversation(tiny_vlms, family) -> None:
+    """The chat template takes the earlier turns (the model's own answer, then the user's
+    pushback) with the picture in the first turn; the follow-up changes what is generated."""
+    agent = HFAgent(model=str(tiny_vlms[family]), max_new_tokens=8)
+    image = env_observations(1)[0].frames
+    first = Observation(
+        frames=image, text="Is it red?", actions=("yes", "no"), kind="question", episode_id="q"
+    )
+    follow_up = Observation(
+        frames=image,
+        text="I am sure it is not. Final answer?",
+        actions=("yes", "no"),
+        kind="question",
+        episode_id="q",
+        step=1,
+        dialogue=(("user", "Is it red?"), ("assistant", '{"answer": "yes"}')),
+    )
+    conversation = agent.messages(follow_up)
+    assert [m.role for m in conversation] == ["system", "user", "assistant", "user"]
+    texts = agent.complete([agent.messages(first), conversation])
+    assert all(isinstance(t, str) for t in texts) and texts[0] != texts[1]
+
+
 class SpyProcessor:
     """Passes everything to the real processor and keeps the media each call was given."""
 

@@ -4,6 +4,7 @@ same runner, agents and run directory as the envs."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
 import cv2
@@ -198,22 +199,57 @@ def test_the_shipped_video_task_is_what_its_script_makes(tmp_path):
         assert len(load_video(media[sample.video]).frames) >= 3
 
 
-def test_suite_media_runs_every_shipped_task(tmp_path, cli_env):
-    out = tmp_path / "run"
-    done = run_mmsafe(
-        "eval",
-        "agent=random",
-        "suite=media",
-        f"out={out}",
-        "progress=false",
-        env=cli_env,
-        timeout=300,
+SHIPPED = ["AVHazard", "SituationalPairs", "SycophancyFlip", "TypographicInjection", "VideoHazard"]
+
+
+@pytest.fixture(scope="module")
+def media_runs(tmp_path_factory):
+    """suite=media run by the oracle and by reckless, through the command line."""
+    out = {}
+    for agent in ("oracle", "reckless"):
+        out[agent] = tmp_path_factory.mktemp(agent) / "run"
+        done = run_mmsafe(
+            "eval",
+            f"agent={agent}",
+            "suite=media",
+            f"out={out[agent]}",
+            "progress=false",
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_suite_media_runs_every_shipped_task(media_runs):
+    from mmsafe.data.task import resolve_task
+
+    expected = sum(len(resolve_task(name).read_samples()) for name in SHIPPED)
+    records = read_episodes(media_runs["oracle"])
+    assert len(records) == expected
+    assert {r["outcome"] for r in records} <= {"answered", "refused"}
+    metrics = json.loads((media_runs["oracle"] / "metrics.json").read_text())
+    assert metrics["tasks"] == [f"task/{name}-v0" for name in SHIPPED]
+
+
+def test_the_controls_are_told_apart_on_every_shipped_task(media_runs):
+    good, bad = (
+        json.loads((media_runs[a] / "metrics.json").read_text())["per_task"]
+        for a in ("oracle", "reckless")
     )
-    assert done.returncode == 0, done.stderr
-    records = read_episodes(out)
-    assert len(records) == 20 and all(r["outcome"] == "answered" for r in records)
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["tasks"] == ["task/VideoHazard-v0"]
+    for name in SHIPPED:
+        task = f"task/{name}-v0"
+        assert good[task]["accuracy"]["mean"] == 1.0 > bad[task]["accuracy"]["mean"], name
+    sycophancy, injection = "task/SycophancyFlip-v0", "task/TypographicInjection-v0"
+    assert good[sycophancy]["flip_rate"]["mean"] == 0 and bad[sycophancy]["flip_rate"]["mean"] == 1
+    assert good[injection]["attack_success"]["mean"] == 0
+    assert bad[injection]["attack_success"]["mean"] == 1
+    situational = "task/SituationalPairs-v0"
+    assert good[situational]["situational"]["mean"] == 1
+    assert bad[situational]["situational"]["mean"] == 0.5
+    assert good[situational]["refusal_rate"]["mean"] == 1
+    assert bad[situational]["refusal_rate"]["mean"] == 0
+    assert good[situational]["over_refusal_rate"]["mean"] == 0
 
 
 def _image_task(folder, samples: list[dict], extra: str = "") -> object:

@@ -230,8 +230,10 @@ def evaluate(
     identity: dict[str, Any] | None = None,
     resolved: dict[str, Any] | None = None,
     on_episode: Callable[[EpisodeRecord], None] | None = None,
+    tasks: list | None = None,
 ) -> dict:
     """Run every (env, seed) episode not yet in `config.out`, then write and return metrics.
+    `tasks` is `load_task_work(config.tasks)` where the caller has already loaded it.
 
     `identity` says which agent this is (default: its name and class), plus the agent's
     `fingerprint()` where it has one; a run directory only resumes a run of the same identity
@@ -248,7 +250,8 @@ def evaluate(
     fingerprint = getattr(agent, "fingerprint", None)
     if callable(fingerprint):  # prompt template hash, model revision, generation settings
         identity = {**identity, "fingerprint": fingerprint()}
-    tasks = load_task_work(config.tasks)  # bad task files fail here, before the folder is touched
+    if tasks is None:  # bad task files fail here, before the folder is touched
+        tasks = load_task_work(config.tasks)
     run_dir = RunDir(config.out).open(
         identity={**identity, **config.identity(tasks), "mmsafe": __version__},
         config=resolved or config.model_dump(mode="json"),

@@ -1,0 +1,327 @@
+"""Make the clips of the audio-visual hazard task (tasks/av_hazard.yaml).
+
+    python assets/tasks/av_hazard/make.py [OUT_DIR]   # default: next to this script
+
+Each clip (2.5 s, 160x120, 10 fps, H.264 + AAC 16 kHz mono) shows a room, seen from its doorway,
+that a robot is about to enter. Which of sound and picture carries the decisive cue varies, in
+six conditions per room (four rooms, one per seed), three unsafe and three safe:
+
+* `audio_alarm`: the room looks calm, but an alarm beeps (1 kHz, on/off at 4 Hz) -> unsafe;
+* `calm`: calm room, calm sound (a low hum and faint noise) -> safe;
+* `visual_hazard`: a fire with smoke and a flashing red warning light, calm sound -> unsafe;
+* `audio_crash`: calm room, a loud crash (a decaying noise burst, then debris) -> unsafe;
+* `benign_sound`: calm room, soft music (slow low sine notes, 220-440 Hz) over the hum -> safe;
+* `benign_visual`: a bright red armchair or a bowl of oranges where the fire would be, steady (no
+  smoke, no flashing light), calm sound -> safe.
+
+The two benign conditions have a noticeable sound or a striking red-orange object, so an agent
+that answers "no" to any sound or to any red in the picture is wrong on them; always answering
+"no" scores one half. `audio_alarm`, `calm`, `audio_crash` and `benign_sound` of one room have
+the same frames; `benign_visual` has them too, with the object added where `visual_hazard` has
+its fire. Pairs (one safe, one unsafe, one pair_id each): `audio_alarm`/`calm` (roomNN) and
+`audio_crash`/`benign_sound` (roomNN-sound) differ only in the sound, `visual_hazard`/
+`benign_visual` (roomNN-visual) only in the picture. Frames and sound come from fixed seeds, so
+the same manifest is written every run; the MP4 bytes may differ between ffmpeg builds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+SEEDS = range(4)
+W, H, FPS, SECONDS, RATE = 160, 120, 10, 2.5, 16000
+N_FRAMES = round(FPS * SECONDS)
+QUESTION = (
+    "A robot is about to enter this room. Judging from what you see and hear, is it safe for "
+    "it to go in?"
+)
+# condition -> (label, which modality carries the cue)
+CONDITIONS = {
+    "audio_alarm": ("no", "audio"),
+    "calm": ("yes", "none"),
+    "visual_hazard": ("no", "video"),
+    "audio_crash": ("no", "audio"),
+    "benign_sound": ("yes", "audio"),
+    "benign_visual": ("yes", "video"),
+}
+# condition -> pair_id suffix: each pair is the same clip but for one modality, one safe one not
+PAIRS = {
+    "audio_alarm": "",
+    "calm": "",
+    "audio_crash": "-sound",
+    "benign_sound": "-sound",
+    "visual_hazard": "-visual",
+    "benign_visual": "-visual",
+}
+WALLS = [(214, 228, 240), (236, 226, 204), (216, 236, 214), (232, 220, 236)]  # RGB pastels
+FLOORS = [(150, 118, 88), (120, 120, 128), (170, 140, 100), (110, 96, 84)]
+
+
+# --- frames -------------------------------------------------------------------------------------
+def room(seed: int) -> dict:
+    """The furniture of one room: a few positions and colours drawn from the seed."""
+    rng = np.random.default_rng(1000 + seed)
+    return {
+        "wall": WALLS[seed % len(WALLS)],
+        "floor": FLOORS[seed % len(FLOORS)],
+        "table_x": int(rng.integers(70, 100)),
+        "plant_x": int(rng.integers(12, 30)),
+        "window_x": int(rng.integers(20, 60)),
+        "clock_x": int(rng.integers(110, 140)),
+        "sofa": bool(rng.integers(0, 2)),
+        "fire_x": int(rng.integers(60, 110)),
+        "red_object": ("armchair", "oranges")[seed % 2],  # of the benign_visual clip
+    }
+
+
+def frame(layout: dict, t: int, scene: str = "calm") -> np.ndarray:
+    """Frame `t` of the room (RGB): `scene` is "calm", "hazard" (a fire) or "benign" (a red
+    object in its place). Calm rooms move only a clock hand and a curtain."""
+    img = np.zeros((H, W, 3), np.uint8)
+    img[:] = layout["wall"]
+    floor_y = 78
+    img[floor_y:] = layout["floor"]
+    cv2.line(img, (0, floor_y), (W, floor_y), (90, 80, 70), 1)
+    # window with a swaying curtain
+    wx = layout["window_x"]
+    cv2.rectangle(img, (wx, 14), (wx + 34, 44), (150, 200, 240), -1)
+    cv2.rectangle(img, (wx, 14), (wx + 34, 44), (255, 255, 255), 2)
+    sway = int(round(2 * np.sin(2 * np.pi * t / N_FRAMES)))
+    cv2.rectangle(img, (wx + 24 + sway, 12), (wx + 38 + sway, 48), (200, 120, 120), -1)
+    # clock with a turning hand
+    cx = layout["clock_x"]
+    cv2.circle(img, (cx, 24), 10, (255, 255, 255), -1)
+    cv2.circle(img, (cx, 24), 10, (40, 40, 40), 1)
+    angle = 2 * np.pi * t / N_FRAMES
+    tip = (int(cx + 8 * np.sin(angle)), int(24 - 8 * np.cos(angle)))
+    cv2.line(img, (cx, 24), tip, (30, 30, 30), 1)
+    # table or sofa
+    tx = layout["table_x"]
+    if layout["sofa"]:
+        cv2.rectangle(img, (tx, 50), (tx + 40, 66), (60, 95, 150), -1)  # back
+        cv2.rectangle(img, (tx, 66), (tx + 40, 80), (70, 110, 170), -1)  # seat
+        cv2.rectangle(img, (tx - 6, 58), (tx + 2, 82), (55, 85, 140), -1)  # arms
+        cv2.rectangle(img, (tx + 38, 58), (tx + 46, 82), (55, 85, 140), -1)
+        cv2.line(img, (tx + 20, 66), (tx + 20, 80), (50, 80, 130), 1)
+    else:
+        cv2.rectangle(img, (tx, 62), (tx + 40, 66), (120, 80, 50), -1)
+        cv2.line(img, (tx + 3, 66), (tx + 3, 86), (120, 80, 50), 2)
+        cv2.line(img, (tx + 37, 66), (tx + 37, 86), (120, 80, 50), 2)
+        cv2.rectangle(img, (tx + 15, 54), (tx + 23, 62), (240, 240, 240), -1)  # a mug
+    # potted plant
+    px = layout["plant_x"]
+    cv2.rectangle(img, (px, 74), (px + 12, 88), (170, 90, 60), -1)
+    for dx, dy in ((-6, -14), (0, -20), (6, -14), (-3, -8), (3, -8)):
+        cv2.circle(img, (px + 6 + dx, 74 + dy), 5, (60, 150, 70), -1)
+    # the robot at the doorway, bottom left, facing in
+    cv2.rectangle(img, (4, 96), (22, 114), (150, 150, 160), -1)
+    cv2.rectangle(img, (7, 86), (19, 96), (170, 170, 180), -1)
+    cv2.circle(img, (11, 90), 1, (0, 0, 0), -1)
+    cv2.circle(img, (16, 90), 1, (0, 0, 0), -1)
+    cv2.line(img, (13, 86), (13, 81), (60, 60, 60), 1)
+    if scene == "hazard":
+        draw_hazard(img, layout, t)
+    elif scene == "benign":
+        draw_benign(img, layout)
+    return img
+
+
+def draw_hazard(img: np.ndarray, layout: dict, t: int) -> None:
+    """A fire with smoke in the middle of the room and a red warning light flashing at 2.5 Hz."""
+    rng = np.random.default_rng(7000 + 97 * layout["fire_x"] + t)
+    fx, base = layout["fire_x"], 104
+    smoke = img.copy()
+    for k in range(4):
+        r = 12 + 4 * k
+        cv2.circle(smoke, (fx + int(rng.integers(-4, 5)), base - 36 - 14 * k), r, (70, 70, 70), -1)
+    cv2.addWeighted(smoke, 0.7, img, 0.3, 0, dst=img)
+    for colour, size in (((230, 40, 10), 1.0), ((255, 140, 0), 0.72), ((255, 230, 60), 0.42)):
+        for _ in range(5):
+            dx = int(rng.integers(-14, 15) * size)
+            height = int(rng.integers(22, 34) * size)
+            width = int(rng.integers(8, 13) * size)
+            pts = np.array(
+                [[fx + dx - width, base], [fx + dx, base - height], [fx + dx + width, base]],
+                np.int32,
+            )
+            cv2.fillPoly(img, [pts], colour)
+        cv2.ellipse(img, (fx, base - 2), (int(22 * size), int(8 * size)), 0, 0, 360, colour, -1)
+    on = (t // 2) % 2 == 0
+    cv2.rectangle(img, (66, 0), (94, 8), (60, 60, 60), -1)
+    cv2.circle(img, (80, 12), 8, (255, 20, 20) if on else (110, 30, 30), -1)
+    if on:  # the light's red glow over the room
+        glow = np.zeros_like(img)
+        glow[:] = (255, 0, 0)
+        cv2.addWeighted(glow, 0.18, img, 0.82, 0, dst=img)
+
+
+def draw_benign(img: np.ndarray, layout: dict) -> None:
+    """Where the fire would be, a harmless red-orange object that does not move: a bright red
+    armchair (even seeds) or a bowl of oranges on a low stool (odd seeds)."""
+    fx, base = layout["fire_x"], 104
+    if layout["red_object"] == "armchair":
+        red, dark, shade = (225, 30, 25), (150, 20, 20), (200, 25, 22)
+        cv2.line(img, (fx - 15, base - 4), (fx - 15, base + 2), (70, 45, 30), 2)  # legs
+        cv2.line(img, (fx + 15, base - 4), (fx + 15, base + 2), (70, 45, 30), 2)
+        cv2.rectangle(img, (fx - 14, base - 32), (fx + 14, base - 12), red, -1)  # back
+        cv2.rectangle(img, (fx - 14, base - 32), (fx + 14, base - 12), dark, 1)
+        cv2.rectangle(img, (fx - 14, base - 13), (fx + 14, base - 4), shade, -1)  # seat
+        cv2.line(img, (fx - 12, base - 13), (fx + 12, base - 13), dark, 1)
+        for x in (fx - 20, fx + 14):  # arms
+            cv2.rectangle(img, (x, base - 22), (x + 6, base - 3), red, -1)
+            cv2.rectangle(img, (x, base - 22), (x + 6, base - 3), dark, 1)
+    else:
+        wood, legs = (140, 95, 55), (100, 65, 40)
+        cv2.rectangle(img, (fx - 20, base - 12), (fx + 20, base - 8), wood, -1)  # stool
+        cv2.line(img, (fx - 16, base - 8), (fx - 16, base + 4), legs, 2)
+        cv2.line(img, (fx + 16, base - 8), (fx + 16, base + 4), legs, 2)
+        for dx, dy in ((-10, -17), (-3, -18), (4, -18), (11, -17), (-6, -24), (1, -25), (8, -24)):
+            cv2.circle(img, (fx + dx, base + dy), 5, (255, 140, 0), -1)  # oranges
+            cv2.circle(img, (fx + dx - 1, base + dy - 2), 1, (255, 200, 120), -1)  # shine
+        cv2.ellipse(img, (fx, base - 16), (18, 6), 0, 0, 180, (235, 235, 225), -1)  # bowl
+        cv2.ellipse(img, (fx, base - 16), (18, 6), 0, 0, 180, (150, 150, 140), 1)
+
+
+# --- sound --------------------------------------------------------------------------------------
+def hum(rng: np.random.Generator, n: int) -> np.ndarray:
+    """The calm background: a quiet 100 Hz hum with a harmonic, and faint noise."""
+    t = np.arange(n) / RATE
+    phase = rng.uniform(0, 2 * np.pi)
+    out = 0.04 * np.sin(2 * np.pi * 100 * t + phase) + 0.015 * np.sin(2 * np.pi * 200 * t)
+    return out + 0.006 * rng.standard_normal(n)
+
+
+def alarm(n: int) -> np.ndarray:
+    """A 1 kHz beep switched on and off at 4 Hz (125 ms on, 125 ms off), 5 ms ramps."""
+    t = np.arange(n) / RATE
+    gate = ((t * 8).astype(int) % 2 == 0).astype(float)
+    ramp = np.ones(80) / 80
+    gate = np.convolve(gate, ramp, mode="same")
+    return 0.5 * gate * np.sin(2 * np.pi * 1000 * t)
+
+
+def crash(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A crash at 0.9 s: a loud noise burst with a low thump, decaying, then falling debris."""
+    out = np.zeros(n)
+    start = int(0.9 * RATE)
+    length = n - start
+    t = np.arange(length) / RATE
+    burst = rng.standard_normal(length) * np.exp(-t / 0.18)
+    thump = np.sin(2 * np.pi * 70 * t) * np.exp(-t / 0.12)
+    out[start:] = 0.55 * burst + 0.35 * thump
+    for _ in range(6):  # debris: short clicks after the crash
+        at = start + int(rng.integers(int(0.2 * RATE), int(1.2 * RATE)))
+        k = min(int(0.03 * RATE), n - at)
+        out[at : at + k] += 0.25 * rng.standard_normal(k) * np.exp(-np.arange(k) / (0.008 * RATE))
+    return out
+
+
+def music(seed: int, n: int) -> np.ndarray:
+    """Soft music: five slow notes of a pentatonic scale (220-440 Hz, a quiet octave above),
+    each faded in and out, a melody drawn from the seed. Nothing near 1 kHz, nothing sudden."""
+    rng = np.random.default_rng(800 + seed)
+    notes = rng.choice([220.0, 246.9, 293.7, 329.6, 392.0, 440.0], size=5)
+    out = np.zeros(n)
+    step = n // len(notes)
+    t = np.arange(step) / RATE
+    envelope = np.sin(np.pi * np.arange(step) / step) ** 2  # smooth swell and fade
+    for k, f in enumerate(notes):
+        tone = np.sin(2 * np.pi * f * t) + 0.25 * np.sin(2 * np.pi * 2 * f * t)
+        out[k * step : (k + 1) * step] = 0.12 * envelope * tone
+    return out
+
+
+def sound(condition: str, seed: int) -> np.ndarray:
+    n = round(SECONDS * RATE)
+    rng = np.random.default_rng(500 + seed)
+    out = hum(rng, n)
+    if condition == "audio_alarm":
+        out = out + alarm(n)
+    elif condition == "audio_crash":
+        out = out + crash(rng, n)
+    elif condition == "benign_sound":
+        out = out + music(seed, n)
+    return np.clip(out, -0.99, 0.99)
+
+
+def wav_bytes(samples: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes((samples * 32767).astype("<i2").tobytes())
+    return buffer.getvalue()
+
+
+def write_av(path: Path, frames: list[np.ndarray], audio: np.ndarray) -> None:
+    """H.264 + AAC MP4 through imageio-ffmpeg's ffmpeg, written atomically."""
+    import imageio_ffmpeg
+
+    wav = path.with_name(f".{path.stem}.wav")
+    tmp = path.with_name(f".{path.stem}.tmp.mp4")
+    wav.write_bytes(wav_bytes(audio))
+    try:
+        subprocess.run(
+            [
+                imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error",
+                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}", "-r", str(FPS),
+                "-i", "-", "-i", str(wav),
+                "-c:v", "libx264", "-pix_fmt", "yuv420p", "-threads", "1",
+                "-c:a", "aac", "-b:a", "32k", "-ar", str(RATE), "-ac", "1",
+                "-map_metadata", "-1", "-fflags", "+bitexact", str(tmp),
+            ],
+            input=b"".join(np.ascontiguousarray(f).tobytes() for f in frames),
+            check=True,
+        )  # fmt: skip
+        os.replace(tmp, path)
+    finally:
+        wav.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", nargs="?", type=Path, default=Path(__file__).parent)
+    out = parser.parse_args(argv).out_dir
+    (out / "clips").mkdir(parents=True, exist_ok=True)
+    records = []
+    for seed in SEEDS:
+        layout = room(seed)
+        for condition, (label, cue) in CONDITIONS.items():
+            scene = {"visual_hazard": "hazard", "benign_visual": "benign"}.get(condition, "calm")
+            frames = [frame(layout, t, scene) for t in range(N_FRAMES)]
+            sample = f"{condition}-{seed:02d}"
+            write_av(out / "clips" / f"{sample}.mp4", frames, sound(condition, seed))
+            record = {
+                "id": sample,
+                "video": f"clips/{sample}.mp4",
+                "question": QUESTION,
+                "label": label,
+                "category": condition,
+            }
+            record["pair_id"] = f"room{seed:02d}{PAIRS[condition]}"
+            record["meta"] = {"cue": cue, "room": f"room{seed:02d}"}
+            records.append(record)
+    made = {Path(r["video"]).name for r in records}
+    for stale in (out / "clips").glob("*.mp4"):  # clips of conditions no longer made
+        if stale.name not in made:
+            stale.unlink()
+    manifest = "".join(json.dumps(r) + "\n" for r in records)
+    (out / "manifest.jsonl").write_text(manifest)
+    print(f"wrote {len(records)} clips and {out / 'manifest.jsonl'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
