@@ -1,11 +1,13 @@
-"""The `mmsafe` command: `eval` (Hydra-composed), `list` and `report`."""
+"""The `mmsafe` command: `eval` (Hydra-composed), `list`, `report` and `data` (public datasets)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import hydra
+import yaml
 from omegaconf import DictConfig, OmegaConf
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -30,6 +32,10 @@ commands:
                          mmsafe eval -m agent=oracle,reckless,random   (one run per agent)
   list                   show the envs, suites and agents
   report RUN_DIR         print a run's results table from disk
+  data list              show the public-dataset adapters, where to download each, its licence
+  data check NAME [PATH] [-o KEY=VALUE ...]
+                         say what is missing from a downloaded public dataset (exit 1 if any);
+                         PATH defaults to the folder tasks read ($MMSAFE_DATA_DIR/...)
 """
 # Hydra's flags that take a value (`--cfg job`); other words not starting with '-' are overrides.
 HYDRA_VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--info", "-i", "--config-name", "-cn"}
@@ -44,7 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0
     command, rest = argv[0], argv[1:]
-    commands = {"eval": eval_command, "list": list_command, "report": report_command}
+    commands = {
+        "eval": eval_command,
+        "list": list_command,
+        "report": report_command,
+        "data": data_command,
+    }
     if command not in commands:
         return fail(f"unknown command '{command}'; choose one of: {', '.join(commands)}")
     try:
@@ -173,6 +184,53 @@ def report_command(args: list[str]) -> int:
     parser.add_argument("run_dir")
     report(parser.parse_args(args).run_dir, console)
     return 0
+
+
+# -- data -----------------------------------------------------------------------------------------
+def data_command(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="mmsafe data", description="Public datasets read from a folder you downloaded."
+    )
+    actions = parser.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="show the adapters, where to download each, its licence")
+    check = actions.add_parser("check", help="say what is missing from a downloaded dataset")
+    check.add_argument("name", help="the adapter (see `mmsafe data list`)")
+    check.add_argument("path", nargs="?", help="the folder (default: where tasks look for it)")
+    check.add_argument(
+        "-o", "--option", action="append", default=[], metavar="KEY=VALUE", help="an option"
+    )
+    parsed = parser.parse_args(args)
+    from mmsafe.data.adapters import ADAPTERS, check_dataset, get_adapter
+    from mmsafe.data.task import DATA_DIR_ENV, data_dir
+
+    if parsed.action == "list":
+        console.print(f"public datasets, read from folders under ${DATA_DIR_ENV} ({data_dir()}):")
+        for name, adapter in ADAPTERS.items():
+            fields = adapter.Options.model_fields.items()
+            options = ", ".join(f"{key}={field.default}" for key, field in fields)
+            console.print(
+                f"\n{name}: {adapter.TITLE} (licence: {adapter.LICENSE})\n"
+                f"  download: {adapter.URL}\n  folder:   {adapter.FOLDER}\n  options:  {options}",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
+        return 0
+    adapter = get_adapter(parsed.name)
+    options: dict[str, object] = {}
+    for option in parsed.option:
+        key, sep, value = option.partition("=")
+        if not sep or not key:
+            raise MmsafeError(f"option {option!r} is not KEY=VALUE")
+        try:
+            options[key] = yaml.safe_load(value) if value else value  # tiny=true is a bool
+        except yaml.YAMLError:
+            options[key] = value
+    root = Path(parsed.path) if parsed.path else data_dir() / adapter.FOLDER
+    result = check_dataset(parsed.name, root, options)
+    for line in result.lines():
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
+    return 0 if result.ok else 1
 
 
 if __name__ == "__main__":

@@ -113,13 +113,13 @@ def read_manifest(path: str | Path) -> list[tuple[ManifestSample, dict[str, Path
         if sample.id in seen:
             raise MmsafeError(f"{where}: id {sample.id!r} already used on line {seen[sample.id]}")
         seen[sample.id] = number
-        samples.append((sample, {p: _inside(root, p, where) for p in sample.media}))
+        samples.append((sample, {p: inside(root, p, where) for p in sample.media}))
     if not samples:
         raise MmsafeError(f"manifest {path} has no samples")
     return samples
 
 
-def _inside(root: Path, relative: str, where: str) -> Path:
+def inside(root: Path, relative: str, where: str) -> Path:
     """The media path under `root`, symbolic links resolved; refused if it leaves `root`."""
     if Path(relative).is_absolute() or "\\" in relative:
         raise MmsafeError(f"{where}: media path {relative!r} must be relative, with / separators")
