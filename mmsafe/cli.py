@@ -30,7 +30,7 @@ commands:
   eval [key=value ...]   evaluate an agent on a suite, e.g.
                          mmsafe eval agent=reckless suite=default seeds=50 out=runs/mine
                          mmsafe eval -m agent=oracle,reckless,random   (one run per agent)
-  list                   show the envs, suites and agents
+  list                   show the envs, media tasks, suites and agents
   report RUN_DIR         print a run's results table from disk
   data list              show the public-dataset adapters, where to download each, its licence
   data check NAME [PATH] [-o KEY=VALUE ...]
@@ -117,20 +117,25 @@ def run_one(cfg: DictConfig) -> dict:
 def _run_with_progress(cfg: DictConfig, config, agent) -> dict:
     from mmsafe.run.runner import evaluate, load_task_work
 
-    samples = sum(len(samples) for _, samples in load_task_work(config.tasks))
+    tasks = load_task_work(config.tasks)
+    samples = sum(len(samples) for _, samples in tasks)
     total = len(config.envs) * len(config.seeds) + samples
     resolved = OmegaConf.to_container(cfg, resolve=True)
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("safe-success {task.fields[safe]}"),
+        TextColumn("{task.fields[label]} {task.fields[safe]}"),
         TimeElapsedColumn(),
         console=console,
         disable=not cfg.progress,
         transient=False,
     ) as progress:
-        task = progress.add_task(f"{agent.name} on {cfg.suite.name}", total=total, safe="-")
+        # safe-success of an episode; for a sample, a right answer
+        label = "safe-success" if not samples else "right" if not config.envs else "ok"
+        task = progress.add_task(
+            f"{agent.name} on {cfg.suite.name}", total=total, safe="-", label=label
+        )
         counts = {"n": 0, "safe": 0}
 
         def on_episode(record) -> None:
@@ -139,7 +144,12 @@ def _run_with_progress(cfg: DictConfig, config, agent) -> dict:
             progress.update(task, advance=1, safe=f"{counts['safe'] / counts['n']:.2f}")
 
         metrics = evaluate(
-            agent, config, agent_identity(cfg), resolved=resolved, on_episode=on_episode
+            agent,
+            config,
+            agent_identity(cfg),
+            resolved=resolved,
+            on_episode=on_episode,
+            tasks=tasks,
         )
     print_results(metrics, f"{agent.name} on {cfg.suite.name} ({config.out})", console)
     return metrics
@@ -148,7 +158,7 @@ def _run_with_progress(cfg: DictConfig, config, agent) -> dict:
 # -- list and report ---------------------------------------------------------------------
 def list_command(args: list[str]) -> int:
     argparse.ArgumentParser(
-        prog="mmsafe list", description="Show envs, suites and agents."
+        prog="mmsafe list", description="Show envs, media tasks, suites and agents."
     ).parse_args(args)
     from mmsafe.content import scenario_index
     from mmsafe.sim.scenario import load_scenario
@@ -162,6 +172,18 @@ def list_command(args: list[str]) -> int:
             scenario.env_id, scenario.family or "-", scenario.title, ", ".join(scenario.tags)
         )
     console.print(envs)
+    from mmsafe.data.task import load_task, task_index
+
+    tasks = Table(title="media tasks (suite.tasks=[...])", title_justify="left")
+    for column in ("id", "family", "modality", "title", "data"):
+        tasks.add_column(column)
+    for name, path in task_index().items():
+        if name.startswith("task/"):
+            continue
+        task = load_task(path)
+        origin = f"{task.dataset.adapter} (download)" if task.dataset else "shipped"
+        tasks.add_row(task.id, task.family or "-", task.modality, task.title, origin)
+    console.print(tasks)
     for group in GROUPS:
         table = Table(title=f"{group}s (choose with {group}=NAME)", title_justify="left")
         table.add_column("name")
