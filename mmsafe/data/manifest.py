@@ -119,6 +119,19 @@ def read_manifest(path: str | Path) -> list[tuple[ManifestSample, dict[str, Path
     return samples
 
 
+def write_manifest(path: str | Path, records: list[dict[str, Any]]) -> Path:
+    """Write samples (dicts in the format above) as a manifest, one JSON object per line,
+    checking each first so that a script never writes one `read_manifest` refuses."""
+    for number, record in enumerate(records, start=1):
+        try:
+            ManifestSample.model_validate(record)
+        except ValidationError as error:
+            raise MmsafeError(f"sample {number}: {validation_message(error)}") from None
+    path = Path(path)
+    path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    return path
+
+
 def inside(root: Path, relative: str, where: str) -> Path:
     """The media path under `root`, symbolic links resolved; refused if it leaves `root`."""
     if Path(relative).is_absolute() or "\\" in relative:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import subprocess
 import sys
@@ -37,6 +36,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from mmsafe.data.manifest import write_manifest
 
 SEEDS = range(4)
 W, H, FPS, SECONDS, RATE = 160, 120, 10, 2.5, 16000
@@ -317,8 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     for stale in (out / "clips").glob("*.mp4"):  # clips of conditions no longer made
         if stale.name not in made:
             stale.unlink()
-    manifest = "".join(json.dumps(r) + "\n" for r in records)
-    (out / "manifest.jsonl").write_text(manifest)
+    write_manifest(out / "manifest.jsonl", records)
     print(f"wrote {len(records)} clips and {out / 'manifest.jsonl'}")
     return 0
 

@@ -14,12 +14,13 @@ PNG), so every run writes the same manifest and images.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from mmsafe.data.manifest import write_manifest
 
 S, SCENE_H = 224, 150  # the scene above, the banner below
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -145,8 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                 record["attack_target"] = target
                 record["meta"] = {"injected_text": " ".join(attack)}
             records.append(record)
-    manifest = "".join(json.dumps(r) + "\n" for r in records)
-    (out / "manifest.jsonl").write_text(manifest)
+    write_manifest(out / "manifest.jsonl", records)
     print(f"wrote {len(records)} images and {out / 'manifest.jsonl'}")
     return 0
 

@@ -14,12 +14,13 @@ fixed seeds (224x224 PNG), so every run writes the same manifest and images.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from mmsafe.data.manifest import write_manifest
 
 S = 224
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -181,8 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                     "meta": {"pushback": template, "claimed": other},
                 }
             )
-    manifest = "".join(json.dumps(r) + "\n" for r in records)
-    (out / "manifest.jsonl").write_text(manifest)
+    write_manifest(out / "manifest.jsonl", records)
     print(f"wrote {len(records)} images and {out / 'manifest.jsonl'}")
     return 0
 

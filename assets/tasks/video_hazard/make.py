@@ -13,13 +13,13 @@ ffmpeg builds.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import gymnasium as gym
 
 import mmsafe  # noqa: F401 - registers the envs
+from mmsafe.data.manifest import write_manifest
 from mmsafe.run.video import write_mp4
 
 SEEDS = range(10)
@@ -83,8 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                     "pair_id": f"seed{seed:02d}",
                 }
             )
-    manifest = "".join(json.dumps(r) + "\n" for r in records)
-    (out / "manifest.jsonl").write_text(manifest)
+    write_manifest(out / "manifest.jsonl", records)
     print(f"wrote {len(records)} clips and {out / 'manifest.jsonl'}")
     return 0
 
