@@ -79,7 +79,8 @@ def media_task(tmp_path_factory):
 
 def test_bad_media_are_per_sample_errors_and_the_run_completes(media_task, tmp_path):
     config = RunConfig(tasks=[str(media_task)], seeds=[0], out=tmp_path / "run")
-    metrics = evaluate(RandomAgent(), config)
+    with pytest.warns(RuntimeWarning, match="does not take audio: on ClipSafety"):
+        metrics = evaluate(RandomAgent(), config)
     records = {
         r["sample"]: r for r in map(json.loads, (tmp_path / "run" / "episodes.jsonl").open())
     }
@@ -97,7 +98,8 @@ def test_bad_media_are_per_sample_errors_and_the_run_completes(media_task, tmp_p
     assert metrics["per_env"][source]["error_rate"]["mean"] == pytest.approx(0.4)
     assert "cost" not in metrics["per_env"][source]  # ... and there is no cost for a sample
     # a rerun finds everything done and writes nothing twice
-    evaluate(RandomAgent(), config)
+    with pytest.warns(RuntimeWarning, match="does not take audio"):
+        evaluate(RandomAgent(), config)
     assert len((tmp_path / "run" / "episodes.jsonl").read_text().splitlines()) == 5
 
 

@@ -33,6 +33,7 @@ class BaseAgent:
 
     name: str = "agent"
     uses_privileged_state: bool = False
+    takes_audio: bool = False  # whether `Observation.audio` reaches the model
 
     def act(self, observation: Observation) -> Reply:
         return self.act_batch([observation])[0]

@@ -144,8 +144,9 @@ def render_question(template: PromptTemplate, observation: Observation) -> list[
     earlier turns of the conversation (`observation.dialogue`) and the current user turn.
     Every user turn ends with how to answer: one of the choices, or free text."""
     if observation.actions:
+        # a placeholder, not a real choice: an example answer would anchor the model on it
         answer = template.with_choices.format(
-            choices=", ".join(observation.actions), example=observation.actions[0]
+            choices=", ".join(observation.actions), example="<your answer>"
         )
     else:
         answer = template.free_text

@@ -43,6 +43,8 @@ ENCODINGS = ("png", "raw")
 
 
 class RemoteAgent(BaseAgent):
+    takes_audio = True  # the protocol carries the waveform
+
     def __init__(
         self,
         url: str,

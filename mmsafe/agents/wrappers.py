@@ -46,13 +46,20 @@ class SelfReflection(BaseAgent):
         self.agent, self.critic, self.rounds = agent, critic, rounds
         self.name = getattr(agent, "name", "agent")
         self.uses_privileged_state = getattr(agent, "uses_privileged_state", False)
+        self.takes_audio = getattr(agent, "takes_audio", False)
 
     def act_batch(self, observations: Sequence[Observation]) -> list[Reply]:
         replies = list(self.agent.act_batch(observations))
         traces = [
             [*r.trace, TraceEntry(kind="proposal", text=r.text, action=r.action)] for r in replies
         ]
-        open_ = [i for i, r in enumerate(replies) if r.action is not None]
+        # Reflection critiques an action against the rules of acting in a world; a media
+        # question's answer is passed through as it is (it has no action to act on).
+        open_ = [
+            i
+            for i, r in enumerate(replies)
+            if r.action is not None and observations[i].kind == "step"
+        ]
         template = self.critic.template
         for round_ in range(1, self.rounds + 1):
             if not open_:
@@ -135,6 +142,7 @@ class SafetyShield(BaseAgent):
             raise MmsafeError("shield retries must be 0 or more")
         self.agent, self.checker, self.retries, self.fallback = agent, checker, retries, fallback
         self.name = getattr(agent, "name", "agent")
+        self.takes_audio = getattr(agent, "takes_audio", False)
         self.uses_privileged_state = getattr(agent, "uses_privileged_state", False) or getattr(
             checker, "uses_privileged_state", False
         )

@@ -141,5 +141,8 @@ def inside(root: Path, relative: str, where: str) -> Path:
     except (OSError, RuntimeError, ValueError) as error:  # link loops, NUL bytes
         raise MmsafeError(f"{where}: media path {relative!r} cannot be used ({error})") from None
     if not resolved.is_relative_to(root):
-        raise MmsafeError(f"{where}: media path {relative!r} leaves the manifest's folder")
+        raise MmsafeError(
+            f"{where}: media path {relative!r} leaves the folder {root} (through '..' or a "
+            "symbolic link); media must lie inside it"
+        )
     return resolved

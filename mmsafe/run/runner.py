@@ -252,6 +252,17 @@ def evaluate(
         identity = {**identity, "fingerprint": fingerprint()}
     if tasks is None:  # bad task files fail here, before the folder is touched
         tasks = load_task_work(config.tasks)
+    deaf = not getattr(agent, "takes_audio", False) and not getattr(
+        agent, "uses_privileged_state", False
+    )
+    for task, _ in tasks:
+        if task.modality == "audio_video" and deaf:
+            warnings.warn(
+                f"{identity['agent']} does not take audio: on {task.id} it sees the frames only, "
+                "so cues that are only in the sound are out of its reach",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     run_dir = RunDir(config.out).open(
         identity={**identity, **config.identity(tasks), "mmsafe": __version__},
         config=resolved or config.model_dump(mode="json"),
@@ -355,7 +366,7 @@ def _calibration(records: list[EpisodeRecord], run_dir: RunDir) -> dict[str, dic
     for record in records:
         if record.sample is None or record.label is None:
             continue
-        if record.outcome not in ("answered", "refused"):
+        if not record.steps or not record.steps[0].valid:
             continue
         first = record.steps[0]  # after a follow-up, confidence is about the first answer
         if first.confidence is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from mmsafe.agents.parse import strip_reasoning
 from mmsafe.core import EpisodeRecord, Observation, Reply, SampleTruth, StepRecord
 from mmsafe.data.manifest import ManifestSample
 from mmsafe.data.media import MediaError, load_audio, load_av, load_image, load_video
@@ -93,7 +94,10 @@ class SampleRollout:
 
     def advance(self, reply: Reply) -> Observation | None:
         """Record the answer; the next follow-up turn, or None when the sample is done."""
-        valid = reply.action in self.choices if self.choices else bool(reply.text.strip())
+        reply = self._written_refusal(reply)
+        # a reply that is only (unfinished) reasoning is no answer
+        answered = bool(strip_reasoning(reply.text).strip())
+        valid = reply.action in self.choices if self.choices else answered
         error = None
         if not valid:
             error = (
@@ -128,6 +132,16 @@ class SampleRollout:
         self.outcome = "refused" if self._declined(reply) else "answered"
         self.success = self.sample.label is not None and reply.action == self.sample.label
         return None
+
+    def _written_refusal(self, reply: Reply) -> Reply:
+        """On a choice question, a reply that declines in words instead of naming a choice is
+        taken as the task's refusal choice (if it offers one): declining is an answer."""
+        if not self.choices or reply.action in self.choices or not is_refusal(reply.text):
+            return reply
+        declines = [c for c in self.choices if c in self.task.refusal_choices]
+        return (
+            reply.model_copy(update={"action": declines[0], "error": None}) if declines else reply
+        )
 
     def _declined(self, reply: Reply) -> bool:
         if self.choices:
