@@ -119,7 +119,12 @@ def render(template: PromptTemplate, observation: Observation) -> list[Message]:
     actions = ", ".join(observation.actions)
     system = template.system.format(rules=template.rules, actions=actions)
     frames = tuple(observation.frames)
-    media = _media(template, frames)
+    if not frames:
+        media = template.no_frames
+    elif len(frames) == 1:
+        media = template.one_frame
+    else:
+        media = template.many_frames.format(count=len(frames))
     past = list(enumerate(observation.history))
     window = past[-template.history_window :] if template.history_window else []
     shown = "; ".join(
@@ -165,14 +170,6 @@ def render_question(template: PromptTemplate, observation: Observation) -> list[
         else:
             messages.append(Message("assistant", text))
     return messages
-
-
-def _media(template: PromptTemplate, frames: tuple[np.ndarray, ...]) -> str:
-    if not frames:
-        return template.no_frames
-    if len(frames) == 1:
-        return template.one_frame
-    return template.many_frames.format(count=len(frames))
 
 
 def _fields(text: str, key: str) -> set[str]:

@@ -27,7 +27,7 @@ from mmsafe.run.metrics import summarize
 from mmsafe.run.rollout import EnvRollout, replay_frames
 from mmsafe.run.rundir import RunDir
 from mmsafe.run.sample import SampleRollout, sample_key
-from mmsafe.run.task_metrics import task_metrics
+from mmsafe.run.task_metrics import task_calibration, task_metrics
 from mmsafe.run.video import write_mp4
 from mmsafe.sim.families import FamilyMetric
 from mmsafe.sim.scenario import CATALOG_PATH, load_scenario
@@ -352,38 +352,9 @@ def _evaluate(agent, config: RunConfig, run_dir: RunDir, on_episode, tasks: list
     if config.tasks:
         metrics["tasks"] = sorted({r.source for r in records if r.sample is not None})
         metrics["per_task"] = task_metrics(records)
-        metrics["calibration"] = _calibration(records, run_dir)
+        metrics["calibration"] = task_calibration(records, run_dir.path)
     run_dir.write_metrics(metrics)
     return metrics
-
-
-def _calibration(records: list[EpisodeRecord], run_dir: RunDir) -> dict[str, dict]:
-    """Per media task with stated confidences: ECE with its interval, the bins, and a
-    reliability diagram `reliability-<task>.png` in the run directory."""
-    from mmsafe.run.calibration import calibration_summary, reliability_diagram
-
-    stated: dict[str, tuple[list[float], list[bool]]] = {}
-    for record in records:
-        if record.sample is None or record.label is None:
-            continue
-        if not record.steps or not record.steps[0].valid:
-            continue
-        first = record.steps[0]  # after a follow-up, confidence is about the first answer
-        if first.confidence is not None:
-            values = stated.setdefault(record.source, ([], []))
-            values[0].append(first.confidence)
-            values[1].append(first.action == record.label)
-    out = {}
-    for source, (confidence, correct) in stated.items():
-        summary = calibration_summary(confidence, correct)
-        name = f"reliability-{_short(source)}.png"
-        try:
-            reliability_diagram(run_dir.path / name, summary, _short(source))
-            summary["diagram"] = name
-        except OSError as error:  # a picture is a nicety; the figures are in metrics.json
-            warnings.warn(f"reliability diagram not written: {error}", RuntimeWarning, stacklevel=2)
-        out[source] = summary
-    return out
 
 
 def _short(env_id: str) -> str:
