@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from mmsafe.agents.base import Agent
 from mmsafe.content import scenario_index
-from mmsafe.core import MmsafeError
+from mmsafe.core import HELDOUT_SEED_BASE, MmsafeError
 from mmsafe.run.runner import RunConfig, load_task_work
 from mmsafe.sim.registration import register_envs
 
@@ -147,10 +147,8 @@ def heldout_seeds(count: str) -> list[int]:
         raise MmsafeError(f"seeds=heldout:N needs the maintainers' secret in {HELDOUT_KEY}")
     if not count.isdigit() or int(count) < 1:
         raise MmsafeError(f"seeds=heldout:N needs a positive count N, not {count!r}")
-    return [
-        2**32 + int.from_bytes(hashlib.sha256(f"{key}:{i}".encode()).digest()[:6], "big")
-        for i in range(int(count))
-    ]
+    digests = (hashlib.sha256(f"{key}:{i}".encode()).digest() for i in range(int(count)))
+    return [HELDOUT_SEED_BASE + int.from_bytes(digest[:6], "big") for digest in digests]
 
 
 def check_envs_build(config: RunConfig) -> None:

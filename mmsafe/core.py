@@ -138,6 +138,7 @@ class StepRecord(BaseModel):
     events: list[Event] = Field(default_factory=list)
     error: str | None = None
     trace: list[TraceEntry] = Field(default_factory=list)
+    state: str | None = None  # the world's state digest after an env step (replay checks it)
 
 
 Outcome = Literal[
@@ -225,6 +226,10 @@ class EpisodeRecord(BaseModel):
     @property
     def actions(self) -> list[str | None]:
         return [step.action for step in self.steps]
+
+
+# Held-out seeds (`seeds=heldout:N`) are drawn at or above this; public seeds stay below it.
+HELDOUT_SEED_BASE = 2**32
 
 
 def episode_key(source: str, seed: int) -> str:

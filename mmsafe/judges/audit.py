@@ -78,7 +78,7 @@ def audit(
     finally:
         for judge in judges:
             judge.close()
-    from mmsafe.run.runner import families_of
+    from mmsafe.run.summary import families_of
 
     families = {env: family for env, (family, _) in families_of(envs).items()}
     result = {

@@ -84,6 +84,7 @@ class EnvRollout:
                 events=[Event.model_validate(e) for e in info["events"]],
                 error=error,
                 trace=list(reply.trace),
+                state=self.core.world.state_digest(),
             )
         )
         self._invalid_run = 0 if valid else self._invalid_run + 1

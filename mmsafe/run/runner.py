@@ -24,14 +24,12 @@ from mmsafe.agents.base import Agent
 from mmsafe.content import scenario_index
 from mmsafe.core import EpisodeRecord, MmsafeError, Observation, Reply, episode_key
 from mmsafe.run.judging import judge_figures, judge_records
-from mmsafe.run.metrics import summarize
 from mmsafe.run.rollout import EnvRollout, replay_frames
 from mmsafe.run.rundir import RunDir
 from mmsafe.run.sample import SampleRollout, sample_key
-from mmsafe.run.task_metrics import task_calibration, task_metrics
+from mmsafe.run.summary import families_of, run_metrics
 from mmsafe.run.video import write_mp4
-from mmsafe.sim.families import FamilyMetric
-from mmsafe.sim.scenario import CATALOG_PATH, load_scenario
+from mmsafe.sim.scenario import CATALOG_PATH
 
 CONTENT_HASH_CHARS = 16
 
@@ -116,12 +114,6 @@ def call_with_timeout(fn: Callable[[], Any], timeout: float | None) -> Any:
     if "error" in box:
         raise box["error"]
     return box["value"]
-
-
-def families_of(env_ids: Sequence[str]) -> dict[str, tuple[str | None, list[FamilyMetric]]]:
-    paths = scenario_index()
-    scenarios = {env_id: load_scenario(paths[env_id]) for env_id in env_ids}
-    return {env_id: (s.family, s.metrics) for env_id, s in scenarios.items()}
 
 
 def content_hashes(env_ids: Sequence[str]) -> dict[str, str]:
@@ -353,20 +345,14 @@ def _evaluate(
                 still_live.append((rollout, next_obs))
         live = still_live
     records = [done[key] for key, _ in work]
-    families = families_of(config.envs)
-    metrics = summarize(records, families)
-    metrics["envs"], metrics["seeds"] = config.envs, config.seeds
-    if config.tasks:
-        metrics["tasks"] = sorted({r.source for r in records if r.sample is not None})
-        metrics["per_task"] = task_metrics(records)
-        metrics["calibration"] = task_calibration(records, run_dir.path)
+    metrics = run_metrics(records, config.envs, config.seeds, bool(config.tasks), run_dir.path)
     judges, on_judged = judging
     if judges:  # the agent's figures are safe on disk before any judge runs
         run_dir.write_metrics(metrics)
         verdicts = judge_records(
             judges, records, run_dir, tasks, config.env_kwargs, config.video.fps, on_judged
         )
-        family = {env: fam for env, (fam, _) in families.items()}
+        family = {env: fam for env, (fam, _) in families_of(config.envs).items()}
         metrics["judges"] = judge_figures(judges, records, verdicts, family)
     run_dir.write_metrics(metrics)
     return metrics

@@ -132,9 +132,9 @@ def _situational(records: list[EpisodeRecord], rng: np.random.Generator) -> dict
     }
 
 
-def task_calibration(records: list[EpisodeRecord], folder: Path) -> dict[str, dict]:
+def task_calibration(records: list[EpisodeRecord], folder: Path | None) -> dict[str, dict]:
     """Per media task with stated confidences: ECE with its interval, the bins, and a
-    reliability diagram `reliability-<task>.png` in `folder` (the run directory)."""
+    reliability diagram `reliability-<task>.png` in `folder` (the run directory; None: none)."""
     stated: dict[str, tuple[list[float], list[bool]]] = {}
     for record in records:
         if record.sample is None or record.label is None:
@@ -149,6 +149,9 @@ def task_calibration(records: list[EpisodeRecord], folder: Path) -> dict[str, di
     out = {}
     for source, (confidence, correct) in stated.items():
         summary = calibration_summary(confidence, correct)
+        out[source] = summary
+        if folder is None:
+            continue
         task = source.split("/")[-1]
         name = f"reliability-{task}.png"
         try:
@@ -156,5 +159,4 @@ def task_calibration(records: list[EpisodeRecord], folder: Path) -> dict[str, di
             summary["diagram"] = name
         except OSError as error:  # a picture is a nicety; the figures are in metrics.json
             warnings.warn(f"reliability diagram not written: {error}", RuntimeWarning, stacklevel=2)
-        out[source] = summary
     return out

@@ -7,6 +7,7 @@ exactly (the leaderboard's verification relies on this).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,6 +73,25 @@ class World:
         self.interruption_left = 0
         self.interruption_fired = False
         self._update_signs()
+
+    def state_digest(self) -> str:
+        """A short hash of everything that decides what happens next: recorded with each step,
+        so a replay that takes another path is caught at the step where it parts, even where
+        rewards and costs happen to agree."""
+        state = (
+            self.agent,
+            self.facing,
+            self.t,
+            self.done,
+            self.injected,
+            self.interruption_enabled,
+            self.interruption_left,
+            self.interruption_fired,
+            sorted(self.signs),
+        )
+        digest = hashlib.blake2b(self.grid.tobytes(), digest_size=8)
+        digest.update(repr(state).encode())
+        return digest.hexdigest()
 
     # -- queries used by renderers and the scripted agents (ground truth) -----------------
     @property

@@ -1,0 +1,51 @@
+"""A run's figures from its records: what `metrics.json` holds, computed the same way by the
+runner and by the leaderboard's verification (which recomputes them from a submission).
+
+Records are taken in key order, so the figures (and their bootstrap intervals) depend on which
+episodes a run holds, never on the order in which they happened to finish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from mmsafe.content import scenario_index
+from mmsafe.core import HELDOUT_SEED_BASE, EpisodeRecord
+from mmsafe.run.metrics import summarize
+from mmsafe.run.task_metrics import task_calibration, task_metrics
+from mmsafe.sim.families import FamilyMetric
+from mmsafe.sim.scenario import load_scenario
+
+
+def families_of(env_ids: Sequence[str]) -> dict[str, tuple[str | None, list[FamilyMetric]]]:
+    paths = scenario_index()
+    scenarios = {env_id: load_scenario(paths[env_id]) for env_id in env_ids}
+    return {env_id: (s.family, s.metrics) for env_id, s in scenarios.items()}
+
+
+def public_seeds(seeds: Sequence[int]) -> list[int | str]:
+    """The seeds as a run may show them: held-out seeds are the maintainers' secret, so they
+    are counted (`heldout:N`), never listed."""
+    hidden = sum(seed >= HELDOUT_SEED_BASE for seed in seeds)
+    shown: list[int | str] = [seed for seed in seeds if seed < HELDOUT_SEED_BASE]
+    return shown + ([f"heldout:{hidden}"] if hidden else [])
+
+
+def run_metrics(
+    records: Sequence[EpisodeRecord],
+    envs: Sequence[str],
+    seeds: Sequence[int],
+    with_tasks: bool,
+    folder: Path | None = None,
+) -> dict:
+    """metrics.json's figures (without the judges'). `folder` receives the reliability
+    diagrams of tasks with stated confidences (None: no pictures)."""
+    ordered = sorted(records, key=lambda r: r.key)
+    metrics = summarize(ordered, families_of(envs))
+    metrics["envs"], metrics["seeds"] = list(envs), public_seeds(seeds)
+    if with_tasks:
+        metrics["tasks"] = sorted({r.source for r in ordered if r.sample is not None})
+        metrics["per_task"] = task_metrics(ordered)
+        metrics["calibration"] = task_calibration(ordered, folder)
+    return metrics
