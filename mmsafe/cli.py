@@ -35,6 +35,14 @@ commands:
                          mmsafe audit judge=[clip_reward] seeds=10 envs=[RewardGaming]
   list                   show the envs, media tasks, suites, agents and judges
   report RUN_DIR         print a run's results table from disk
+  leaderboard pack RUN_DIR [-o BUNDLE] [--model NAME]
+                         make a submission bundle of a finished run
+  leaderboard validate BUNDLE   check a bundle against the schema (leaderboard/schema/v1/)
+  leaderboard verify BUNDLE     replay its episodes, re-score its answers, recompute metrics
+  leaderboard build [--root leaderboard]
+                         rank leaderboard/submissions/ and write leaderboard/site/
+  leaderboard heldout BUNDLE [-n N] [agent.KEY=VALUE ...]
+                         (maintainers, MMSAFE_HELDOUT_KEY) run its agent on held-out seeds
   data list              show the public-dataset adapters, where to download each, its licence
   data check NAME [PATH] [-o KEY=VALUE ...]
                          say what is missing from a downloaded public dataset (exit 1 if any);
@@ -59,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         "list": list_command,
         "report": report_command,
         "data": data_command,
+        "leaderboard": leaderboard_command,
     }
     if command not in commands:
         return fail(f"unknown command '{command}'; choose one of: {', '.join(commands)}")
@@ -240,6 +249,12 @@ def report_command(args: list[str]) -> int:
     parser.add_argument("run_dir")
     report(parser.parse_args(args).run_dir, console)
     return 0
+
+
+def leaderboard_command(args: list[str]) -> int:
+    from mmsafe.leaderboard.cli import leaderboard_command as run
+
+    return run(args, console)
 
 
 # -- data -----------------------------------------------------------------------------------------

@@ -251,10 +251,11 @@ def evaluate(
     deaf = not getattr(agent, "takes_audio", False) and not getattr(
         agent, "uses_privileged_state", False
     )
+    name = getattr(agent, "name", type(agent).__name__)
     for task, _ in tasks:
         if task.modality == "audio_video" and deaf:
             warnings.warn(
-                f"{identity['agent']} does not take audio: on {task.id} it sees the frames only, "
+                f"{name} does not take audio: on {task.id} it sees the frames only, "
                 "so cues that are only in the sound are out of its reach",
                 RuntimeWarning,
                 stacklevel=2,

@@ -64,10 +64,14 @@ class SampleRollout:
         self._observation: Observation | None = None
         self._started = 0.0
 
-    def start(self) -> Observation | None:
+    def start(self, load_media: bool = True) -> Observation | None:
+        """The question, or None when its media failed to load. Without `load_media` the
+        question comes without frames (to re-score submitted answers, which need none)."""
         self._started = time.perf_counter()
+        frames, audio, rate = (), None, None
         try:
-            frames, audio, rate = load_sample_media(self.task, self.sample, self.media)
+            if load_media:
+                frames, audio, rate = load_sample_media(self.task, self.sample, self.media)
         except MediaError as error:
             self.fail("media_error", str(error))
             return None

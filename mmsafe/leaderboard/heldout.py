@@ -1,0 +1,130 @@
+"""`mmsafe leaderboard heldout BUNDLE`: the maintainers run a submitted agent on held-out seeds.
+
+The held-out seeds come from the maintainers' secret (MMSAFE_HELDOUT_KEY, `seeds=heldout:N`),
+so they are in no public file. The episodes go to a private run directory; what is published
+is only the scores (`leaderboard/heldout/<id>.json`): no seed, no episode key, no action. A
+public score well above the held-out one says a submission was tuned to the public seeds.
+
+The agent is rebuilt from the submission's config, but only as one of mmsafe's own agent
+classes (the `_target_`s of `mmsafe/conf/agent/`): a bundle cannot name code to run. The
+maintainer adds what a config leaves out, e.g. `agent.base_url=...` for a served model.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+from omegaconf import OmegaConf
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from mmsafe.core import MmsafeError
+from mmsafe.leaderboard.model import Score
+
+
+class HeldoutResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bundle_sha256: str  # the exact submission this is for
+    created: datetime
+    mmsafe_version: str
+    seeds: int  # how many held-out seeds (never which)
+    episodes: int
+    overall: Score
+    by_mode: dict[str, Score]
+
+
+def heldout_file(root: Path, ident: str) -> Path:
+    return root / "heldout" / f"{ident}.json"
+
+
+def load_heldout(root: Path, ident: str, bundle_sha256: str) -> HeldoutResult | None:
+    """The held-out result of this exact bundle, if the maintainers made one."""
+    path = heldout_file(root, ident)
+    if not path.exists():
+        return None
+    try:
+        result = HeldoutResult.model_validate_json(path.read_text())
+    except (OSError, ValidationError) as error:
+        raise MmsafeError(f"{path} is not a held-out result: {error}") from None
+    return result if result.bundle_sha256 == bundle_sha256 else None
+
+
+def allowed_targets() -> set[str]:
+    from mmsafe.config import CONF_DIR
+
+    targets = set()
+    for path in (CONF_DIR / "agent").glob("*.yaml"):
+        target = OmegaConf.load(path).get("_target_")
+        if target:
+            targets.add(str(target))
+    return targets
+
+
+def run_heldout(
+    bundle_path: str | Path,
+    count: int,
+    root: str | Path = "leaderboard",
+    out: str | Path | None = None,
+    overrides: list[str] | None = None,
+) -> HeldoutResult:
+    """Evaluate the bundle's agent on `count` held-out seeds of the board's envs; write and
+    return the published result."""
+    from mmsafe import __version__
+    from mmsafe.config import build_agent, compose_config, heldout_seeds
+    from mmsafe.leaderboard.board import board_suite, bundle_id, load_config, score
+    from mmsafe.leaderboard.schema import read_bundle
+    from mmsafe.run.rundir import RunDir
+    from mmsafe.run.runner import RunConfig, evaluate
+
+    root, bundle_path = Path(root), Path(bundle_path)
+    bundle = read_bundle(bundle_path)
+    agent_config = dict(bundle.submission.agent)
+    target = agent_config.get("_target_")
+    if target not in allowed_targets():
+        raise MmsafeError(
+            f"the submission's agent is {target!r}; held-out runs only build mmsafe's own agents "
+            f"({', '.join(sorted(allowed_targets()))})"
+        )
+    config = load_config(root / "leaderboard.yaml")
+    suite = board_suite(config)
+    if not suite.envs:
+        raise MmsafeError(f"the board's suite '{suite.name}' has no envs to hold seeds out of")
+    cfg = compose_config(["agent=oracle"])
+    cfg.agent = OmegaConf.create(agent_config)
+    for override in overrides or []:
+        key, sep, value = override.partition("=")
+        if not sep or not key.startswith("agent."):
+            raise MmsafeError(f"override {override!r} is not agent.KEY=VALUE")
+        OmegaConf.update(cfg, key, yaml.safe_load(value) if value else value)
+    ident = bundle_id(bundle_path)
+    run = RunConfig(
+        envs=suite.envs,
+        seeds=heldout_seeds(str(count)),
+        out=Path(out) if out else Path("runs") / "heldout" / ident,
+        env_kwargs=suite.env_kwargs,
+        max_invalid=bundle.submission.suite.max_invalid,
+    )
+    agent = build_agent(cfg)
+    try:
+        evaluate(agent, run, {"agent": agent_config, "heldout_of": bundle.sha256})
+    finally:
+        close = getattr(agent, "close", None)
+        if callable(close):
+            close()
+    records = list(RunDir(run.out).load_records(repair=False).values())
+    records = [r for r in records if r.seed in set(run.seeds)]
+    overall, by_mode, _ = score(records, {env: suite.modes[env] for env in suite.envs})
+    result = HeldoutResult(
+        bundle_sha256=bundle.sha256,
+        created=datetime.now(timezone.utc).replace(microsecond=0),
+        mmsafe_version=__version__,
+        seeds=count,
+        episodes=len(records),
+        overall=overall,
+        by_mode=by_mode,
+    )
+    path = heldout_file(root, ident)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(result.model_dump_json(indent=2) + "\n")
+    return result

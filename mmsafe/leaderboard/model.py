@@ -1,0 +1,58 @@
+"""The board as data: what `mmsafe leaderboard build` computes and the static site shows.
+
+Every string here that came from a submission (model, version, agent, reason) is untrusted
+text: the site escapes it, never interprets it.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Interval(BaseModel):
+    """A mean with its 95% bootstrap interval over n episodes or samples."""
+
+    model_config = ConfigDict(frozen=True)
+    mean: float
+    low: float
+    high: float
+    n: int
+
+
+class Score(BaseModel):
+    """Safety and capability side by side: never one without the other. Either is None where
+    nothing measured it (e.g. a source with no labelled answer has no capability)."""
+
+    model_config = ConfigDict(frozen=True)
+    safety: Interval | None = None
+    capability: Interval | None = None
+
+
+class Entry(BaseModel):
+    id: str  # the submission's file or folder name in leaderboard/submissions/
+    model: str  # from the submission: untrusted text
+    version: str = ""
+    agent: str = ""  # the agent kind (hf, openai, oracle, ...)
+    submitted: str = ""  # ISO date of packing
+    mmsafe_version: str = ""
+    rank: int | None = None  # by overall safety; ties where intervals overlap; None: unranked
+    verified: bool = False
+    badge: str = ""  # what verification did, e.g. "replayed 240 episodes · re-scored 50 samples"
+    reason: str | None = None  # why it is not verified (the first difference found)
+    overall: Score = Score()
+    heldout: Score | None = None  # on the maintainers' held-out seeds, where evaluated
+    by_mode: dict[str, Score] = {}  # failure mode -> score
+    by_source: dict[str, Score] = {}  # env id or task source -> score
+    episodes: int = 0
+    samples: int = 0
+
+
+class Board(BaseModel):
+    title: str = "mmsafe leaderboard"
+    suite: str = ""
+    generated: str = ""  # ISO time the board was built
+    mmsafe_version: str = ""
+    modes: list[str] = []  # failure modes, in column order
+    sources: dict[str, str] = {}  # env id or task source -> its failure mode
+    entries: list[Entry] = []  # verified, ranked, best first
+    unverified: list[Entry] = []  # shown apart with their reason, never ranked

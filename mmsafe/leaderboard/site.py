@@ -1,0 +1,243 @@
+"""The board as a static site: one self-contained index.html (tables, inline SVG plots, a small
+sorting script; no server, no network, no CDN) and board.json beside it.
+
+Every string on a board came from a submission and is untrusted, so the page is rendered by
+Jinja with autoescape on: names reach the HTML, SVG text and attributes only as escaped text.
+The plots are drawn here, server-side, so the page needs no plotting library and reads the same
+without JavaScript; the script only reorders table rows (DOM moves, textContent, attributes).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup, escape
+
+from mmsafe import __version__
+from mmsafe.leaderboard.model import Board, Entry, Interval
+
+MISSING = "–"
+# Tableau 10: distinct on white and for most colour-vision deficiencies; cycled by entry index.
+PALETTE = (
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+)  # fmt: skip
+TICKS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _ok(iv: Interval | None) -> bool:
+    """An interval worth showing: present and finite (a NaN would poison sorting and plots)."""
+    return iv is not None and all(math.isfinite(v) for v in (iv.mean, iv.low, iv.high))
+
+
+def fmt_interval(iv: Interval | None) -> str:
+    """`0.93 [0.88, 0.97]`: the mean always with its 95% interval, or "–" where unmeasured."""
+    return f"{iv.mean:.2f} [{iv.low:.2f}, {iv.high:.2f}]" if _ok(iv) else MISSING
+
+
+def fmt_mean(iv: Interval | None) -> str:
+    """The mean alone, for the dense per-mode and per-source cells (interval in the title)."""
+    return f"{iv.mean:.2f}" if _ok(iv) else MISSING
+
+
+def ci_title(iv: Interval | None) -> str:
+    """Tooltip text that keeps the interval and n reachable where only the mean is shown."""
+    if not _ok(iv):
+        return "not measured"
+    return f"{iv.mean:.3f}, 95% interval [{iv.low:.3f}, {iv.high:.3f}], n = {iv.n}"
+
+
+def fmt_range(iv: Interval | None) -> str:
+    """`[0.88, 0.97]` alone, so the page can let it wrap under the mean in narrow cells."""
+    return f"[{iv.low:.2f}, {iv.high:.2f}]" if _ok(iv) else ""
+
+
+def sort_value(iv: Interval | None) -> str:
+    """The raw number the table script sorts on; empty where missing (sorted last)."""
+    return repr(iv.mean) if _ok(iv) else ""
+
+
+def wbr(text: str) -> Markup:
+    """Escape, then allow line breaks after "_" and "/" so long mode and source names wrap
+    in narrow column headers instead of widening the table."""
+    out = str(escape(text))
+    for ch in "_/":
+        out = out.replace(ch, ch + "<wbr>")
+    return Markup(out)
+
+
+def _label(entry: Entry) -> str:
+    return f"{entry.model} {entry.version}".strip()
+
+
+def _clamp(v: float) -> float:
+    return min(1.0, max(0.0, v))
+
+
+def _scatter(board: Board, colours: dict[str, str]) -> dict:
+    """Safety (y) against capability (x), both on 0..1, with 95% whiskers both ways.
+
+    Entries missing either score are listed apart rather than drawn at a made-up position.
+    Labels are nudged down where they would overprint one another."""
+    left, top, pw, ph = 64, 16, 560, 420
+    sx = lambda v: round(left + _clamp(v) * pw, 1)  # noqa: E731
+    sy = lambda v: round(top + (1 - _clamp(v)) * ph, 1)  # noqa: E731
+    points, skipped = [], []
+    for e in board.entries:
+        s, c = e.overall.safety, e.overall.capability
+        if not (_ok(s) and _ok(c)):
+            skipped.append(_label(e))
+            continue
+        cx, cy = sx(c.mean), sy(s.mean)
+        # label on the left where it would run past the plot's right margin (a rough width)
+        right = cx + 9 + 6.5 * len(_label(e)) > left + pw + 145 and cx > left + pw / 2
+        tip = f"{_label(e)}: safety {fmt_interval(s)}, capability {fmt_interval(c)}"
+        points.append(dict(
+            id=e.id, label=_label(e), tip=tip, colour=colours[e.id], cx=cx, cy=cy,
+            x_lo=sx(c.low), x_hi=sx(c.high), y_lo=sy(s.low), y_hi=sy(s.high),
+            lx=cx - 9 if right else cx + 9, ly=cy + 4, anchor="end" if right else "start",
+        ))  # fmt: skip
+    placed: list[dict] = []
+    for p in sorted(points, key=lambda p: p["ly"]):
+        while any(abs(p["ly"] - q["ly"]) < 13 and abs(p["lx"] - q["lx"]) < 160 for q in placed):
+            p["ly"] += 13
+        placed.append(p)
+    ticks = [dict(v=f"{t:.1f}", x=sx(t), y=sy(t)) for t in TICKS]
+    return dict(
+        w=left + pw + 150, h=top + ph + 56, left=left, top=top, right=left + pw,
+        bottom=top + ph, ticks=ticks, points=points, skipped=skipped,
+    )  # fmt: skip
+
+
+def _bars(board: Board, colours: dict[str, str]) -> dict:
+    """Per failure mode, one bar of safety per entry with its 95% whisker, and a legend.
+
+    The legend wraps into rows using a rough text-width estimate (SVG text cannot wrap)."""
+    n = max(1, len(board.entries))
+    bw = 18 if n <= 6 else 12 if n <= 12 else 8
+    longest = max((len(m) for m in board.modes), default=0)
+    slot = max(100, n * (bw + 3) + 36, round(7.5 * longest) + 20)
+    left, top, ph = 56, 16, 260
+    w = max(640, left + len(board.modes) * slot + 16)
+    wrap_at = min(w, 1180)  # the legend stays in view even when the bars scroll sideways
+    sy = lambda v: round(top + (1 - _clamp(v)) * ph, 1)  # noqa: E731
+    groups = []
+    for m, mode in enumerate(board.modes):
+        x0 = left + m * slot + (slot - n * (bw + 3) + 3) / 2
+        bars = []
+        for i, e in enumerate(board.entries):
+            iv = e.by_mode.get(mode, None)
+            s = iv.safety if iv else None
+            bar = dict(x=round(x0 + i * (bw + 3), 1), w=bw, colour=colours[e.id], ok=_ok(s))
+            bar["tip"] = f"{_label(e)} · {mode}: safety {fmt_interval(s)}"
+            if _ok(s):
+                bar.update(y=sy(s.mean), h=round(sy(0) - sy(s.mean), 1), lo=sy(s.low))
+                bar.update(hi=sy(s.high), cx=round(bar["x"] + bw / 2, 1))
+            bars.append(bar)
+        groups.append(dict(mode=mode, cx=left + m * slot + slot / 2, bars=bars))
+    legend, x, y = [], left, top + ph + 48
+    for e in board.entries:
+        width = 30 + 7 * len(_label(e))
+        if x + width > wrap_at - 8 and x > left:
+            x, y = left, y + 20
+        legend.append(dict(x=x, y=y, label=_label(e), colour=colours[e.id]))
+        x += width
+    return dict(
+        w=w, h=y + 16, left=left, top=top, right=w - 8, bottom=top + ph, groups=groups,
+        legend=legend, ticks=[dict(v=f"{t:.1f}", y=sy(t)) for t in TICKS],
+    )  # fmt: skip
+
+
+def _environment() -> jinja2.Environment:
+    """Autoescape on for every template (.html, .css, .js alike), so no board string can
+    become markup; StrictUndefined so a template typo fails the build instead of going blank."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(interval=fmt_interval, mean=fmt_mean, range=fmt_range, ci=ci_title)
+    env.filters.update(sortval=sort_value, wbr=wbr)
+    return env
+
+
+def render_site(board: Board) -> str:
+    """The page as one string: CSS and JS are inlined so index.html works from file://."""
+    colours = {e.id: PALETTE[i % len(PALETTE)] for i, e in enumerate(board.entries)}
+    sources = [
+        dict(id=src, short=src.rsplit("/", 1)[-1], mode=mode) for src, mode in board.sources.items()
+    ]
+    return (
+        _environment()
+        .get_template("index.html.j2")
+        .render(
+            board=board,
+            colours=colours,
+            sources=sources,
+            scatter=_scatter(board, colours),
+            bars=_bars(board, colours),
+            site_version=__version__,
+            missing=MISSING,
+        )
+    )
+
+
+def write_site(board: Board, out: Path) -> Path:
+    """Write out/index.html and out/board.json (the same board as data); return index.html."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "board.json").write_text(board.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    index = out / "index.html"
+    index.write_text(render_site(board), encoding="utf-8")
+    return index
+
+
+def find_chromium() -> str | None:
+    """Debian's chromium (CI installs it); None where absent, so callers can skip."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+def _chromium(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Headless Chromium with what a bare container or CI runner needs: no sandbox (root),
+    no GPU, and no background traffic; a throwaway profile so runs never share state."""
+    exe = find_chromium()
+    if exe is None:
+        raise FileNotFoundError("Chromium is not installed (Debian: apt-get install chromium)")
+    with tempfile.TemporaryDirectory(prefix="mmsafe-chromium-") as profile:
+        cmd = [
+            exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={profile}", *args,
+        ]  # fmt: skip
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True)
+
+
+def dump_dom(index_html: Path, fragment: str = "", timeout: float = 60) -> str:
+    """The page's DOM after its scripts ran, e.g. with fragment "sort=ranking:safety:asc"."""
+    url = Path(index_html).resolve().as_uri() + (f"#{fragment}" if fragment else "")
+    return _chromium(["--dump-dom", url], timeout).stdout
+
+
+def screenshot_site(
+    index_html: Path, png: Path, width: int = 1280, height: int = 2000, timeout: float = 60
+) -> Path:
+    """A PNG of the page as a reader at `width` px sees it (for review and the browser test)."""
+    png = Path(png).resolve()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    url = Path(index_html).resolve().as_uri()
+    _chromium(
+        [f"--screenshot={png}", f"--window-size={width},{height}", "--hide-scrollbars", url],
+        timeout,
+    )
+    return png

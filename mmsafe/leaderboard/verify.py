@@ -1,0 +1,346 @@
+"""`mmsafe leaderboard verify BUNDLE`: re-check a submission instead of trusting it.
+
+- The suite content it ran on must be this checkout's, hash for hash.
+- Every env episode is replayed from its seed and submitted actions (the simulator is
+  deterministic): each step's reward, cost, events and world-state digest, and the episode's
+  outcome, must come out as submitted.
+- Every media sample is re-scored from its submitted replies against this checkout's labels.
+- Every metric is recomputed from the replayed records and compared with the claimed one, and
+  the pinned judges (`leaderboard.yaml`) judge the replies again.
+
+The first difference found is kept, named by episode and field, so a submitter can see what
+went wrong. Nothing in the bundle is executed: replies are data for the same parsers a run uses.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from mmsafe.core import EpisodeRecord, MmsafeError, Reply
+from mmsafe.leaderboard.schema import Bundle
+from mmsafe.run.rollout import EnvRollout
+from mmsafe.run.summary import families_of, run_metrics
+
+AGENT_FAILURES = ("agent_error", "agent_timeout")
+# What a run recomputes into metrics.json from its records (judges are compared apart).
+METRIC_KEYS = ("overall", "per_env", "counts", "families", "per_task", "calibration", "envs")
+# Episode fields that are the run's bookkeeping, not its result.
+UNCHECKED = {"duration_s", "video", "error", "agent"}
+
+
+class Check(BaseModel):
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+class Verification(BaseModel):
+    """What `verify` found: `verified` only when every check passed."""
+
+    bundle: str
+    sha256: str
+    verified: bool
+    first_difference: str | None = None
+    checks: list[Check]
+    replayed: int = 0
+    rescored: int = 0
+    submitted_with: str = ""  # the mmsafe version that made the run
+    verified_with: str = ""
+
+
+@dataclass
+class Result:
+    verification: Verification
+    records: list[EpisodeRecord] = field(default_factory=list)  # as replayed and re-scored
+
+
+def verify(bundle: Bundle, judges: Sequence[str] = ("events", "refusal")) -> Result:
+    """Replay and re-score `bundle`; `judges` are the pinned judges' config names."""
+    from mmsafe import __version__
+
+    checks: list[Check] = []
+    submission = bundle.submission
+    try:
+        tasks = _load_tasks(submission.suite.tasks)
+        checks.append(_check_suite(bundle, tasks))
+    except MmsafeError as error:
+        tasks = None
+        checks.append(Check(name="suite content", ok=False, detail=str(error)))
+    records: list[EpisodeRecord] = []
+    replayed = rescored = 0
+    if checks[-1].ok:
+        by_source = {task.source: (task, samples) for task, samples in tasks}
+        differences: list[str] = []
+        for record in bundle.episodes:
+            if record.sample is None:
+                again, difference = replay_episode(
+                    record, submission.suite.env_kwargs, submission.suite.max_invalid
+                )
+                replayed += 1
+            else:
+                again, difference = rescore_sample(record, *by_source[record.source])
+                rescored += 1
+            records.append(again)
+            if difference:
+                differences.append(f"{record.key}: {difference}")
+        checks.append(
+            Check(
+                name="replay",
+                ok=not differences,
+                detail=(
+                    f"{len(differences)} of {len(records)} differ; first: {differences[0]}"
+                    if differences
+                    else f"{replayed} episodes replayed, {rescored} samples re-scored"
+                ),
+            )
+        )
+        checks.append(_check_metrics(bundle, records))
+        checks.extend(_check_judges(bundle, records, tasks, list(judges)))
+    failed = next((c for c in checks if not c.ok), None)
+    verification = Verification(
+        bundle=str(bundle.path),
+        sha256=bundle.sha256,
+        verified=failed is None,
+        first_difference=f"{failed.name}: {failed.detail}" if failed else None,
+        checks=checks,
+        replayed=replayed,
+        rescored=rescored,
+        submitted_with=submission.mmsafe_version,
+        verified_with=__version__,
+    )
+    return Result(verification, records if failed is None else [])
+
+
+def _load_tasks(sources: list[str]) -> list:
+    from mmsafe.config import resolve_tasks
+    from mmsafe.run.runner import load_task_work
+
+    return load_task_work(resolve_tasks(sources)) if sources else []
+
+
+def _check_suite(bundle: Bundle, tasks: list) -> Check:
+    from mmsafe.content import scenario_index
+    from mmsafe.leaderboard.pack import suite_content
+
+    unknown = [env for env in bundle.submission.suite.envs if env not in scenario_index()]
+    if unknown:
+        return Check(name="suite content", ok=False, detail=f"no env {unknown[0]} here")
+    local = suite_content(bundle.submission.suite.envs, tasks)
+    claimed = bundle.manifest.suite
+    for name in sorted(local.keys() | claimed.keys()):
+        if local.get(name) != claimed.get(name):
+            what = (
+                "is not in the bundle's manifest"
+                if name not in claimed
+                else "is not in this checkout"
+                if name not in local
+                else "differs from this checkout's (the run was made on other content)"
+            )
+            return Check(name="suite content", ok=False, detail=f"{name} {what}")
+    return Check(name="suite content", ok=True, detail=f"{len(local)} files match")
+
+
+def _reply(step: Any) -> Reply:
+    """The reply a step records, as the agent gave it (data only)."""
+    try:
+        return Reply(
+            text=step.reply,
+            action=step.action if step.valid else None,
+            confidence=step.confidence,
+            error=None if step.valid else step.error,
+            trace=tuple(step.trace),
+        )
+    except ValidationError as error:
+        raise ValueError(error.errors()[0]["msg"]) from None
+
+
+def _first_difference(claimed: BaseModel, again: BaseModel, skip: set[str]) -> str | None:
+    mine, theirs = again.model_dump(), claimed.model_dump()
+    for name in theirs:
+        if name not in skip and theirs[name] != mine.get(name):
+            return f"{name} is {theirs[name]!r} in the bundle, {mine.get(name)!r} on replay"
+    return None
+
+
+def replay_episode(
+    record: EpisodeRecord, env_kwargs: dict[str, Any], max_invalid: int
+) -> tuple[EpisodeRecord, str | None]:
+    """The episode re-run from its seed and submitted actions, and the first way it differs
+    from the submitted record (None when it does not)."""
+    rollout = EnvRollout(
+        record.source, record.seed, record.agent, env_kwargs, max_invalid=max_invalid
+    )
+    observation = rollout.start()
+    difference = None
+    try:
+        for step in record.steps:
+            if observation is None:
+                difference = (
+                    f"the episode ended after step {len(rollout.steps)} ({rollout.outcome}), "
+                    f"but the bundle goes on to step {step.t}"
+                )
+                break
+            try:
+                observation = rollout.advance(_reply(step))
+            except ValueError as error:
+                difference = f"step {step.t}: not a valid reply ({error})"
+                break
+            found = _first_difference(step, rollout.steps[-1], {"reply", "trace", "confidence"})
+            if found:
+                difference = f"step {step.t} ({step.action}): {found}"
+                break
+        if difference is None and observation is not None:
+            if record.outcome in AGENT_FAILURES:
+                rollout.fail(record.outcome, record.error or "")
+            else:
+                difference = (
+                    f"the bundle stops after step {len(record.steps)} ({record.outcome}), "
+                    "but the episode was not over"
+                )
+        again = rollout.record() if rollout.outcome else record
+    finally:
+        rollout.close()
+    again = again.model_copy(update={k: getattr(record, k) for k in UNCHECKED})
+    if difference is None:
+        difference = _first_difference(record, again, UNCHECKED | {"steps"})
+    return again, difference
+
+
+def rescore_sample(
+    record: EpisodeRecord, task: Any, samples: list
+) -> tuple[EpisodeRecord, str | None]:
+    """The sample's record rebuilt from its submitted replies and this checkout's sample
+    (label, harmful, target), and the first way it differs from the submitted one."""
+    from mmsafe.data.media import MediaError
+    from mmsafe.run.sample import SampleRollout, load_sample_media
+
+    found = next(((s, m) for s, m in samples if s.id == record.sample), None)
+    if found is None:
+        return record, f"{task.source} has no sample {record.sample!r}"
+    sample, media = found
+    rollout = SampleRollout(task, sample, media, record.agent)
+    if record.outcome == "media_error":
+        try:
+            load_sample_media(task, sample, media)
+        except MediaError:
+            return record, None  # it fails here too: left out of every figure alike
+        return record, "claimed media_error, but its media loads here"
+    observation = rollout.start(load_media=False)
+    difference = None
+    for step in record.steps:
+        if observation is None:
+            difference = f"the sample ended after turn {len(rollout.steps)}, the bundle goes on"
+            break
+        try:
+            observation = rollout.advance(_reply(step))
+        except ValueError as error:
+            difference = f"turn {step.t}: not a valid reply ({error})"
+            break
+    if difference is None and observation is not None:
+        if record.outcome in AGENT_FAILURES:
+            rollout.fail(record.outcome, record.error or "")
+        else:
+            difference = f"the bundle stops after turn {len(record.steps)}, the sample goes on"
+    if rollout.outcome is None:
+        return record, difference
+    again = rollout.record().model_copy(update={k: getattr(record, k) for k in UNCHECKED})
+    return again, difference or _first_difference(record, again, UNCHECKED)
+
+
+def _check_metrics(bundle: Bundle, records: list[EpisodeRecord]) -> Check:
+    suite = bundle.submission.suite
+    recomputed = run_metrics(records, suite.envs, suite.seeds, bool(suite.tasks))
+    claimed = bundle.metrics
+    for key in METRIC_KEYS:
+        if key in claimed or key in recomputed:
+            difference = _diff(claimed.get(key), recomputed.get(key), f"metrics.{key}")
+            if difference:
+                return Check(name="metrics", ok=False, detail=difference)
+    return Check(name="metrics", ok=True, detail="every figure recomputes")
+
+
+def _diff(claimed: Any, mine: Any, where: str) -> str | None:
+    """The first place two JSON values differ (numbers to 1e-6), or None."""
+    if isinstance(claimed, dict) and isinstance(mine, dict):
+        for key in sorted(set(claimed) | set(mine), key=str):
+            if key == "diagram":  # a picture's file name, not a figure
+                continue
+            found = _diff(claimed.get(key), mine.get(key), f"{where}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(claimed, list) and isinstance(mine, list) and len(claimed) == len(mine):
+        for index, (a, b) in enumerate(zip(claimed, mine, strict=True)):
+            found = _diff(a, b, f"{where}[{index}]")
+            if found:
+                return found
+        return None
+    numbers = (int, float)
+    both_numbers = isinstance(claimed, numbers) and isinstance(mine, numbers)
+    if both_numbers and not isinstance(claimed, bool) and not isinstance(mine, bool):
+        if math.isclose(claimed, mine, rel_tol=1e-6, abs_tol=1e-6):
+            return None
+    elif claimed == mine:
+        return None
+    return f"{where} is {_short(claimed)} in the bundle, {_short(mine)} recomputed"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _check_judges(
+    bundle: Bundle, records: list[EpisodeRecord], tasks: list, names: list[str]
+) -> list[Check]:
+    """The pinned judges judge the replayed records again. Where the bundle holds verdicts of
+    the same judge (same fingerprint id), they and the judge's figures must agree."""
+    if not names:
+        return []
+    from mmsafe.config import build_judges, compose_config
+    from mmsafe.run.judging import judge_figures, judge_records
+    from mmsafe.run.rundir import RunDir
+
+    judges = build_judges(compose_config([f"judge=[{','.join(names)}]"]))
+    suite = bundle.submission.suite
+    with tempfile.TemporaryDirectory(prefix="mmsafe-verify-") as scratch:
+        verdicts = judge_records(judges, records, RunDir(scratch), tasks, suite.env_kwargs)
+    families = {env: family for env, (family, _) in families_of(suite.envs).items()}
+    figures = judge_figures(judges, records, verdicts, families)
+    claimed_ids = {
+        name: entry.get("id") for name, entry in bundle.judges.items() if isinstance(entry, dict)
+    }
+    submitted = {(j.key, j.judge): j.verdicts for j in bundle.judgements}
+    checks = []
+    for judge in judges:
+        own_id = judge.judge_id()
+        if claimed_ids.get(judge.name) != own_id:
+            detail = f"re-judged; the bundle has no verdicts of {own_id}"
+            checks.append(Check(name=f"judge {judge.name}", ok=True, detail=detail))
+            continue
+        difference = None
+        for record in records:
+            theirs = submitted.get((record.key, own_id))
+            mine = verdicts[judge.name].get(record.key)
+            if theirs is not None and [v.model_dump() for v in theirs] != [
+                v.model_dump() for v in mine or []
+            ]:
+                difference = f"{record.key}: its verdicts differ from the pinned judge's"
+                break
+        claimed_figures = (bundle.metrics.get("judges") or {}).get(judge.name)
+        if difference is None and claimed_figures is not None:
+            difference = _diff(claimed_figures, figures[judge.name], f"metrics.judges.{judge.name}")
+        checks.append(
+            Check(
+                name=f"judge {judge.name}",
+                ok=difference is None,
+                detail=difference or f"{own_id}: verdicts and figures agree",
+            )
+        )
+    return checks

@@ -1,0 +1,256 @@
+"""The leaderboard's static site: structure and escaping without a browser, then the page as
+headless Chromium runs it (sorting script, hostile names kept as text, a screenshot)."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from mmsafe.leaderboard.model import Board, Entry, Interval, Score
+from mmsafe.leaderboard.site import dump_dom, find_chromium, screenshot_site, write_site
+
+SCRIPT_NAME = "<script>document.title='pwned'</script>"
+IMG_NAME = '"><img src=x onerror="document.title=\'pwned\'">'
+HOSTILE_REASON = "replayed cost differs </li><script>document.title='pwned'</script>"
+MODES = ["harmful_compliance", "side_effects"]
+SOURCES = {"mmsafe/FragileVase-v0": "side_effects", "tasks/figstep": "harmful_compliance"}
+
+
+def iv(mean: float, half: float = 0.05, n: int = 100) -> Interval:
+    return Interval(mean=mean, low=max(0.0, mean - half), high=min(1.0, mean + half), n=n)
+
+
+def make_board() -> Board:
+    """Ranked best first by safety; capability order differs, and the best lacks capability."""
+
+    def entry(i: int, model: str, safety: float, capability: float | None, **kw) -> Entry:
+        cap = iv(capability) if capability is not None else None
+        return Entry(
+            id=f"sub-{i}", model=model, version=f"v{i}", agent="hf", rank=i, verified=True,
+            badge="replayed 20 episodes · re-scored 10 samples",
+            overall=Score(safety=iv(safety), capability=cap),
+            by_mode={m: Score(safety=iv(safety - 0.1 * k), capability=cap)
+                     for k, m in enumerate(MODES)},
+            by_source={s: Score(safety=iv(safety)) for s in SOURCES},
+            episodes=20, samples=10, **kw,
+        )  # fmt: skip
+
+    return Board(
+        title="test board", suite="default", generated="2025-05-02T10:00:00Z",
+        mmsafe_version="0.1.0", modes=MODES, sources=SOURCES,
+        entries=[
+            entry(1, "plain-vl", 0.95, None, heldout=Score(safety=iv(0.9))),
+            entry(2, SCRIPT_NAME, 0.80, 0.90),
+            entry(3, IMG_NAME, 0.60, 0.40),
+        ],
+        unverified=[Entry(id="bad", model="sneaky-vl", version="0.3", reason=HOSTILE_REASON)],
+    )  # fmt: skip
+
+
+class Node:
+    def __init__(self, tag: str, attrs: dict[str, str | None]):
+        self.tag, self.attrs, self.children = tag, attrs, []
+
+    def text(self) -> str:
+        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
+
+    def find_all(self, tag: str, **attrs: str) -> list[Node]:
+        found = []
+        for c in self.children:
+            if isinstance(c, Node):
+                # class_="x" matches class="x", data_key="x" matches data-key="x"
+                want = {k.rstrip("_").replace("_", "-"): v for k, v in attrs.items()}
+                if c.tag == tag and all(c.attrs.get(k) == v for k, v in want.items()):
+                    found.append(c)
+                found.extend(c.find_all(tag, **attrs))
+        return found
+
+    def find(self, tag: str, **attrs: str) -> Node:
+        (node,) = self.find_all(tag, **attrs)
+        return node
+
+
+class TreeBuilder(HTMLParser):
+    """Just enough of a DOM from html.parser: elements, attributes and text."""
+
+    VOID = {"meta", "link", "br", "hr", "img", "input", "wbr", "source", "col", "area", "base"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Node("#root", {})
+        self.stack = [self.root]
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        node = Node(tag, dict(attrs))
+        self.tags.append((tag, node.attrs))
+        self.stack[-1].children.append(node)
+        if tag not in self.VOID:
+            self.stack.append(node)
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self.stack[-1].children.append(Node(tag, dict(attrs)))
+
+    def handle_endtag(self, tag):
+        for i in range(len(self.stack) - 1, 0, -1):
+            if self.stack[i].tag == tag:
+                del self.stack[i:]
+                return
+
+    def handle_data(self, data):
+        self.stack[-1].children.append(data)
+
+
+def parse(html: str) -> TreeBuilder:
+    builder = TreeBuilder()
+    builder.feed(html)
+    builder.close()
+    return builder
+
+
+def rows(doc: Node, table: str) -> list[Node]:
+    return doc.find("table", id=table).find("tbody").find_all("tr")
+
+
+def cell(row: Node, key: str) -> Node:
+    (td,) = [td for td in row.find_all("td") if td.attrs.get("data-col") == key]
+    return td
+
+
+def assert_safe(parsed: TreeBuilder) -> None:
+    """No hostile string became an element: one script (ours), no <img>, no handlers."""
+    tags = [t for t, _ in parsed.tags]
+    assert tags.count("script") == 1 and "img" not in tags
+    assert not any(k.startswith("on") for _, attrs in parsed.tags for k in attrs)
+    assert parsed.root.find("head").find("title").text() == "test board"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    return write_site(make_board(), tmp_path_factory.mktemp("site"))
+
+
+def test_writes_index_and_board_json(site: Path) -> None:
+    assert site.name == "index.html" and site.is_file()
+    board = json.loads((site.parent / "board.json").read_text())
+    assert Board.model_validate(board) == make_board()
+
+
+def test_hostile_strings_are_escaped_text(site: Path) -> None:
+    html = site.read_text()
+    assert "&lt;script&gt;document.title=" in html and "<script>document.title" not in html
+    assert "<img" not in html and "&lt;/li&gt;&lt;script&gt;" in html
+    parsed = parse(html)
+    assert_safe(parsed)
+    doc = parsed.root
+    models = [cell(r, "model").find("span", class_="name").text() for r in rows(doc, "ranking")]
+    assert models == ["plain-vl", SCRIPT_NAME, IMG_NAME]
+    labels = [t.text() for t in doc.find("svg", id="scatter").find_all("text", class_="label")]
+    assert labels == [f"{SCRIPT_NAME} v2", f"{IMG_NAME} v3"]
+    assert HOSTILE_REASON in doc.find("section", id="unverified").text()
+    verified = cell(rows(doc, "ranking")[0], "verified").find("span")
+    assert verified.attrs["title"] == "replayed 20 episodes · re-scored 10 samples"
+
+
+def test_tables_show_intervals_modes_and_sources(site: Path) -> None:
+    doc = parse(site.read_text()).root
+    ranking = rows(doc, "ranking")
+    assert len(ranking) == 3
+    assert " ".join(cell(ranking[1], "safety").text().split()) == "0.80 [0.75, 0.85]"
+    assert cell(ranking[0], "capability").text() == "–"
+    assert cell(ranking[0], "capability").attrs["data-sort"] == ""
+    assert cell(ranking[0], "heldout").text().split()[0] == "0.90"
+    assert cell(ranking[1], "heldout").text() == "–"
+    mode_cell = cell(ranking[1], "mode:side_effects:safety")
+    assert mode_cell.text() == "0.70" and "[0.650, 0.750]" in mode_cell.attrs["title"]
+    keys = [th.attrs["data-key"] for th in doc.find("table", id="ranking").find_all("th")
+            if "data-key" in th.attrs]  # fmt: skip
+    assert keys[:4] == ["rank", "model", "agent", "verified"]
+    assert {"safety", "capability", "heldout", "mode:harmful_compliance:capability"} <= set(keys)
+    groups = [th.text() for th in doc.find("table", id="sources").find_all("th", scope="colgroup")]
+    assert groups == ["FragileVase-v0side_effects", "figstepharmful_compliance"]
+    assert cell(rows(doc, "sources")[2], "source:tasks/figstep:safety").text() == "0.60"
+
+
+def test_plots_draw_entries_with_both_scores_and_note_the_rest(site: Path) -> None:
+    doc = parse(site.read_text()).root
+    scatter = doc.find("svg", id="scatter")
+    points = scatter.find_all("g", class_="point")
+    assert [g.attrs["data-entry"] for g in points] == ["sub-2", "sub-3"]
+    assert len(scatter.find_all("circle")) == 2
+    assert all(len(g.find_all("line")) == 2 and g.find("title").text() for g in points)
+    assert "plain-vl v1" in doc.find("p", id="scatter-skipped").text()
+    modes = doc.find("svg", id="modes")
+    assert [g.attrs["data-mode"] for g in modes.find_all("g", class_="mode")] == MODES
+    assert len(modes.find_all("g", class_="bar")) == len(MODES) * 3
+    legend = [t.text() for t in modes.find("g", class_="legend").find_all("text")]
+    assert legend == ["plain-vl v1", f"{SCRIPT_NAME} v2", f"{IMG_NAME} v3"]
+
+
+def test_empty_board_renders(tmp_path: Path) -> None:
+    doc = parse(write_site(Board(), tmp_path).read_text()).root
+    assert "No verified entries yet." in doc.text() and "None: every" in doc.text()
+    assert not doc.find("svg", id="scatter").find_all("circle")
+
+
+# In headless Chromium: the page as it runs. Skipped, with the reason, where none is installed.
+needs_chromium = pytest.mark.skipif(
+    find_chromium() is None,
+    reason="Chromium is not installed (Debian: apt-get install chromium); "
+    "the site's browser test needs it",
+)
+
+
+def sort_values(doc: Node, key: str) -> list[float | None]:
+    return [
+        float(v) if (v := cell(r, key).attrs["data-sort"]) else None for r in rows(doc, "ranking")
+    ]
+
+
+@needs_chromium
+def test_browser_runs_the_page_safely(site: Path) -> None:
+    parsed = parse(dump_dom(site))
+    assert_safe(parsed)
+    doc = parsed.root
+    assert len(rows(doc, "ranking")) == 3 and len(rows(doc, "sources")) == 3
+    assert len(doc.find("svg", id="scatter").find_all("circle")) == 2
+    names = [cell(r, "model").find("span", class_="name").text() for r in rows(doc, "ranking")]
+    assert names == ["plain-vl", SCRIPT_NAME, IMG_NAME]
+
+
+@needs_chromium
+def test_browser_sorts_from_the_url_hash(site: Path) -> None:
+    doc = parse(dump_dom(site, "sort=ranking:capability:asc")).root
+    assert sort_values(doc, "capability") == [0.4, 0.9, None]  # missing last
+    th = [t for t in doc.find_all("th") if t.attrs.get("data-key") == "capability"]
+    assert th[0].attrs["aria-sort"] == "ascending"
+    doc = parse(dump_dom(site, "sort=ranking:mode%3Aside_effects%3Asafety:desc")).root
+    assert sort_values(doc, "mode:side_effects:safety") == pytest.approx([0.85, 0.7, 0.5])
+    assert sort_values(parse(dump_dom(site, "sort=ranking:nonsense:asc")).root, "rank") == [
+        1.0, 2.0, 3.0,
+    ]  # fmt: skip
+
+
+@needs_chromium
+def test_browser_sorts_on_header_clicks(site: Path, tmp_path: Path) -> None:
+    """Clicks on the model header: first ascending, then reversed (a script added to a copy)."""
+    click = "document.querySelector('#sources th[data-key=model] button')"
+    page = site.read_text().replace(
+        "</body>", f"<script>{click}.click(); {click}.click();</script></body>"
+    )
+    (tmp_path / "index.html").write_text(page)
+    doc = parse(dump_dom(tmp_path / "index.html")).root
+    names = [cell(r, "model").attrs["data-sort"] for r in rows(doc, "sources")]
+    assert names == sorted(names, key=str.lower, reverse=True)
+    th = doc.find("table", id="sources").find("th", data_key="model")
+    assert th.attrs["aria-sort"] == "descending"
+
+
+@needs_chromium
+def test_browser_screenshot(site: Path, tmp_path: Path) -> None:
+    png = screenshot_site(site, tmp_path / "shot.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
