@@ -51,7 +51,8 @@ def test_multirun_runs_each_agent_into_its_own_folder(tmp_path):
         ("agent=foo", "unknown agent 'foo'; choose one of: clip, hf, openai, oracle, random"),
         (
             "suite=nope",
-            "unknown suite 'nope'; choose one of: all, default, foundation, leaderboard, media, rare",
+            "unknown suite 'nope'; choose one of: all, default, foundation, leaderboard, media, "
+            "rare",
         ),
         ("colour=red", "unknown setting 'colour'; settings are: agent,"),
         ("seeds=0", "seeds must be a positive count"),

@@ -323,3 +323,99 @@ def test_the_committed_reference_submissions_verify(tmp_path):
     )
     assert {e.id for e in board.entries} == {"oracle", "reckless", "random"}
     assert board.entries[0].id == "oracle"
+
+
+def test_breaking_off_before_the_unsafe_part_does_not_pay(bundles, tmp_path):
+    from mmsafe.core import EpisodeRecord
+
+    bundle = read_bundle(bundles["reckless"])
+    episode = next(r for r in bundle.episodes if r.sample is None)
+    cut = episode.model_copy(update={"outcome": "agent_timeout", "steps": [], "total_cost": 0.0})
+    assert record_scores(cut) == (0.0, 0.0)
+    sample = next(r for r in bundle.episodes if r.sample is not None and r.harmful)
+    failed = sample.model_copy(update={"outcome": "agent_error", "steps": []})
+    assert record_scores(failed)[0] == 0.0
+    assert isinstance(cut, EpisodeRecord)
+
+    def drop_unsafe(files):  # leave out the samples the agent got wrong
+        records = [r for r in _records(files) if not (r["sample"] and r["harmful"])]
+        _put_records(files, records)
+
+    forged = _tamper(bundles["reckless"], tmp_path / "dropped.tar.gz", drop_unsafe)
+    checked = verify(read_bundle(forged)).verification
+    assert not checked.verified and "missing from the bundle" in checked.first_difference
+
+
+def test_a_bundle_names_tasks_by_source_never_by_path(bundles, tmp_path):
+    def edit(files):
+        submission = json.loads(files["submission.json"])
+        submission["suite"]["tasks"] = ["/etc/secret.yaml"]
+        files["submission.json"] = json.dumps(submission).encode()
+
+    forged = _tamper(bundles["oracle"], tmp_path / "path.tar.gz", edit)
+    with pytest.raises(InvalidBundle, match=r"suite.tasks.0: String should match pattern"):
+        read_bundle(forged)
+
+
+@pytest.mark.parametrize(
+    "agent, message",
+    [
+        (
+            {"_target_": "mmsafe.agents.RecklessAgent", "x": {"_target_": "builtins.open"}},
+            "agent.x._target_ is not allowed",
+        ),
+        (
+            {"_target_": "mmsafe.agents.RecklessAgent", "name": "${oc.env:MMSAFE_HELDOUT_KEY}"},
+            "agent.name holds an interpolation",
+        ),
+        ({"_target_": "os.system"}, "only build mmsafe's own agents"),
+    ],
+)
+def test_heldout_builds_only_mmsafes_agents_from_plain_data(agent, message):
+    from mmsafe.leaderboard.heldout import checked_agent
+
+    with pytest.raises(MmsafeError, match=message):
+        checked_agent(agent)
+
+
+def test_heldout_drops_environment_variable_names_from_the_bundle():
+    from mmsafe.leaderboard.heldout import checked_agent
+
+    agent = {"_target_": "mmsafe.agents.RemoteAgent", "url": "http://x", "headers_env": {"A": "K"}}
+    assert checked_agent(agent) == {"_target_": "mmsafe.agents.RemoteAgent", "url": "http://x"}
+
+
+def test_agents_are_never_shown_a_heldout_seed(monkeypatch):
+    from mmsafe.run.rollout import observed_id
+
+    monkeypatch.setenv("MMSAFE_HELDOUT_KEY", "k")
+    seed = HELDOUT_SEED_BASE + 12345
+    shown = observed_id(f"{LAVA}#seed={seed}", seed)
+    assert str(seed) not in shown and shown.startswith("heldout-")
+    assert observed_id(f"{LAVA}#seed=3", 3) == f"{LAVA}#seed=3"
+
+
+def test_board_rules_pin_max_invalid(bundles):
+    from mmsafe.leaderboard.board import board_suite
+
+    submission = read_bundle(bundles["oracle"]).submission
+    config = BoardConfig(suite="foundation", min_seeds=3, max_invalid=2)
+    assert "max_invalid=2" in rule_breach(submission, board_suite(config), config)
+
+
+def test_one_bundle_that_breaks_verification_does_not_stop_the_build(
+    bundles, tmp_path, monkeypatch
+):
+    import mmsafe.leaderboard.verify as verify_module
+
+    real = verify_module.verify
+
+    def flaky(bundle, judges):
+        if bundle.model_name == HOSTILE:
+            raise RuntimeError("boom")
+        return real(bundle, judges)
+
+    monkeypatch.setattr(verify_module, "verify", flaky)
+    board = build(_board(tmp_path / "board", bundles), log=lambda line: None)
+    assert [e.id for e in board.entries] == ["oracle"]
+    assert board.unverified[0].reason == "verification failed: RuntimeError: boom"

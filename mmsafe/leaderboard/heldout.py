@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import yaml
 from omegaconf import OmegaConf
@@ -21,6 +22,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mmsafe.core import MmsafeError
 from mmsafe.leaderboard.model import Score
+
+WRAPPER_KEYS = {
+    "reflect": {"rounds", "critic"},
+    "shield": {"checker", "model", "retries", "fallback"},
+}
 
 
 class HeldoutResult(BaseModel):
@@ -50,6 +56,40 @@ def load_heldout(root: Path, ident: str, bundle_sha256: str) -> HeldoutResult | 
     return result if result.bundle_sha256 == bundle_sha256 else None
 
 
+def checked_agent(config: Any, where: str = "agent") -> dict[str, Any]:
+    """A submitted agent config as data that is safe to build: its `_target_` one of mmsafe's
+    agents; no other `_`-key at any depth (Hydra would build nested `_target_`s, i.e. run any
+    callable); no `${...}` interpolation (it could read the maintainers' environment, the
+    held-out key included); `*_env` settings dropped (they name environment variables whose
+    values are sent, so only the maintainer sets them, on the command line)."""
+    if not isinstance(config, dict):
+        raise MmsafeError(f"the submission's {where} is not a mapping")
+    target = config.get("_target_")
+    if target not in allowed_targets():
+        raise MmsafeError(
+            f"the submission's {where} is {target!r}; held-out runs only build mmsafe's own "
+            f"agents ({', '.join(sorted(allowed_targets()))})"
+        )
+
+    def clean(node: Any, path: str) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                key = str(key)
+                if key.startswith("_") and not (path == where and key == "_target_"):
+                    raise MmsafeError(f"the submission's {path}.{key} is not allowed")
+                if not key.endswith("_env"):
+                    out[key] = clean(value, f"{path}.{key}")
+            return out
+        if isinstance(node, list):
+            return [clean(value, f"{path}[{i}]") for i, value in enumerate(node)]
+        if isinstance(node, str) and "${" in node:
+            raise MmsafeError(f"the submission's {path} holds an interpolation ({node[:40]!r})")
+        return node
+
+    return clean(config, where)
+
+
 def allowed_targets() -> set[str]:
     from mmsafe.config import CONF_DIR
 
@@ -72,26 +112,31 @@ def run_heldout(
     return the published result."""
     from mmsafe import __version__
     from mmsafe.config import build_agent, compose_config, heldout_seeds
-    from mmsafe.leaderboard.board import board_suite, bundle_id, load_config, score
+    from mmsafe.leaderboard.board import board_suite, bundle_id, load_config, rule_breach, score
     from mmsafe.leaderboard.schema import read_bundle
     from mmsafe.run.rundir import RunDir
     from mmsafe.run.runner import RunConfig, evaluate
 
     root, bundle_path = Path(root), Path(bundle_path)
     bundle = read_bundle(bundle_path)
-    agent_config = dict(bundle.submission.agent)
-    target = agent_config.get("_target_")
-    if target not in allowed_targets():
-        raise MmsafeError(
-            f"the submission's agent is {target!r}; held-out runs only build mmsafe's own agents "
-            f"({', '.join(sorted(allowed_targets()))})"
-        )
+    agent_config = checked_agent(bundle.submission.agent)
     config = load_config(root / "leaderboard.yaml")
     suite = board_suite(config)
     if not suite.envs:
         raise MmsafeError(f"the board's suite '{suite.name}' has no envs to hold seeds out of")
+    breach = rule_breach(bundle.submission, suite, config)
+    if breach:
+        raise MmsafeError(f"the submission breaks the board's rules: {breach}")
     cfg = compose_config(["agent=oracle"])
     cfg.agent = OmegaConf.create(agent_config)
+    for name, section in bundle.submission.wrappers.items():
+        known = WRAPPER_KEYS.get(name, set())
+        if not isinstance(section, dict) or not known or set(map(str, section)) - known:
+            raise MmsafeError(f"the submission's wrappers.{name} is not a reflect/shield section")
+        for inner in ("critic", "model"):  # a wrapper's own chat model is an agent config too
+            if section.get(inner) is not None:
+                section = {**section, inner: checked_agent(section[inner], f"{name}.{inner}")}
+        cfg[name] = OmegaConf.merge(cfg[name], _no_interpolation(section, name))
     for override in overrides or []:
         key, sep, value = override.partition("=")
         if not sep or not key.startswith("agent."):
@@ -103,7 +148,7 @@ def run_heldout(
         seeds=heldout_seeds(str(count)),
         out=Path(out) if out else Path("runs") / "heldout" / ident,
         env_kwargs=suite.env_kwargs,
-        max_invalid=bundle.submission.suite.max_invalid,
+        max_invalid=config.max_invalid,
     )
     agent = build_agent(cfg)
     try:
@@ -128,3 +173,10 @@ def run_heldout(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(result.model_dump_json(indent=2) + "\n")
     return result
+
+
+def _no_interpolation(section: dict, where: str) -> dict:
+    for key, value in section.items():
+        if isinstance(value, str) and "${" in value:
+            raise MmsafeError(f"the submission's {where}.{key} holds an interpolation")
+    return section

@@ -85,7 +85,12 @@ def pack(
         raise MmsafeError(f"run directory {folder} does not exist")
     identity = _read_json(folder / "run.json", "is it a run directory?")
     metrics = _read_json(folder / "metrics.json", "finish the run first (rerun its command)")
-    config = yaml.safe_load((folder / "config.yaml").read_text()) or {}
+    try:
+        config = yaml.safe_load((folder / "config.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise MmsafeError(f"{folder / 'config.yaml'} cannot be read: {error}") from None
+    if not isinstance(config, dict) or not isinstance(config.get("suite") or {}, dict):
+        raise MmsafeError(f"{folder / 'config.yaml'} is not an mmsafe run config")
     seeds = metrics.get("seeds") or []
     if any(isinstance(s, str) or s >= HELDOUT_SEED_BASE for s in seeds):
         raise MmsafeError(
@@ -126,6 +131,11 @@ def pack(
         created=datetime.now(timezone.utc).replace(microsecond=0),
         model=_model_info(config.get("agent") or {}, model, version),
         agent=config.get("agent") or {},
+        wrappers={
+            name: config[name]
+            for name, on in (("reflect", "rounds"), ("shield", "checker"))
+            if isinstance(config.get(name), dict) and config[name].get(on)
+        },
         agent_fingerprint=identity.get("fingerprint"),
         prompt_sha256=_prompt_hash(identity.get("fingerprint")),
         suite=SuiteInfo(

@@ -21,9 +21,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mmsafe.core import (
     HELDOUT_SEED_BASE,
@@ -50,13 +50,25 @@ class ModelInfo(_Strict):
     version: str = Field(default="", max_length=200)
 
 
+EnvId = Annotated[str, Field(pattern=r"^mmsafe/[A-Za-z0-9]+-v[0-9]+$")]
+TaskSource = Annotated[str, Field(pattern=r"^task/[A-Za-z0-9]+-v[0-9]+$")]
+Seed = Annotated[int, Field(strict=True, ge=0, lt=HELDOUT_SEED_BASE)]
+
+
 class SuiteInfo(_Strict):
     name: str = Field(max_length=200)
-    envs: list[str] = []  # env ids
-    seeds: list[int] = []  # the env episodes' seeds (public seeds only)
-    tasks: list[str] = []  # media task sources (`task/Id-v0`)
+    envs: list[EnvId] = Field(default=[], max_length=1000)  # env ids
+    seeds: list[Seed] = Field(default=[], max_length=100_000)  # public seeds only
+    tasks: list[TaskSource] = Field(default=[], max_length=1000)  # media task sources
     env_kwargs: dict[str, Any] = {}
     max_invalid: int = Field(default=5, ge=1)
+
+    @field_validator("envs", "seeds", "tasks")
+    @classmethod
+    def _once_each(cls, values: list) -> list:
+        if len(set(values)) != len(values):
+            raise ValueError("lists an item more than once")
+        return values
 
 
 class Submission(_Strict):
@@ -66,6 +78,7 @@ class Submission(_Strict):
     created: datetime
     model: ModelInfo
     agent: dict[str, Any]  # the agent's config as run; data only, never instantiated from here
+    wrappers: dict[str, Any] = {}  # reflect / shield sections, where the run used them
     agent_fingerprint: dict[str, Any] | None = None  # prompt template hash, weights, settings
     prompt_sha256: str | None = None
     suite: SuiteInfo
@@ -186,6 +199,9 @@ def _problems(where: str, error: ValidationError) -> list[Problem]:
 def _json_object(name: str, data: bytes, problems: list[Problem]) -> dict | None:
     try:
         value = json.loads(data)
+    except RecursionError:
+        problems.append(Problem(name, "nested too deeply to be an mmsafe file", "pack again"))
+        return None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         problems.append(Problem(name, f"not JSON ({error})", "pack the run again"))
         return None
@@ -202,6 +218,9 @@ def _lines(name: str, data: bytes, model: type[BaseModel], problems: list[Proble
             continue
         try:
             out.append(model.model_validate_json(line))
+        except RecursionError:
+            problems.append(Problem(f"{name} line {number}", "nested too deeply", "pack again"))
+            break
         except ValidationError as error:
             problems.extend(_problems(f"{name} line {number}", error))
             if len(problems) > 50:
@@ -246,8 +265,13 @@ def read_bundle(path: str | Path, limits: Limits = Limits()) -> Bundle:
         judges = _json_object("judges.json", files["judges.json"], problems) or {}
     if submission is not None and not problems:
         problems += _check_episodes(submission, episodes)
-    if metrics is not None and not isinstance(metrics.get("overall"), dict):
-        problems.append(Problem("metrics.json: overall", "missing", "pack a finished run"))
+    if metrics is not None:
+        if not isinstance(metrics.get("overall"), dict):
+            problems.append(Problem("metrics.json: overall", "missing", "pack a finished run"))
+        if not isinstance(metrics.get("judges", {}), dict):
+            problems.append(Problem("metrics.json: judges", "must be an object", "pack again"))
+    if any(not isinstance(entry, dict) for entry in judges.values()):
+        problems.append(Problem("judges.json", "each judge must be an object", "pack again"))
     if problems:
         raise InvalidBundle(path, problems)
     assert manifest is not None and submission is not None and metrics is not None
@@ -325,9 +349,5 @@ def _check_episodes(submission: Submission, episodes: list[EpisodeRecord]) -> li
                 f"{len(missing)} episodes of the suite are missing, e.g. {missing[0]}",
                 "submit every seed of every env (a run cannot leave episodes out)",
             )
-        )
-    if any(seed >= HELDOUT_SEED_BASE for seed in suite.seeds):
-        problems.append(
-            Problem("submission.json: suite.seeds", "held-out seeds cannot be published")
         )
     return problems

@@ -76,7 +76,7 @@ def verify(bundle: Bundle, judges: Sequence[str] = ("events", "refusal")) -> Res
     replayed = rescored = 0
     if checks[-1].ok:
         by_source = {task.source: (task, samples) for task, samples in tasks}
-        differences: list[str] = []
+        differences = _missing_samples(bundle, tasks)
         for record in bundle.episodes:
             if record.sample is None:
                 again, difference = replay_episode(
@@ -115,6 +115,20 @@ def verify(bundle: Bundle, judges: Sequence[str] = ("events", "refusal")) -> Res
         verified_with=__version__,
     )
     return Result(verification, records if failed is None else [])
+
+
+def _missing_samples(bundle: Bundle, tasks: list) -> list[str]:
+    """A submission answers every sample of its tasks: none can be left out."""
+    have = {r.key for r in bundle.episodes if r.sample is not None}
+    missing = [
+        f"{task.source}#sample={sample.id}"
+        for task, samples in tasks
+        for sample, _ in samples
+        if f"{task.source}#sample={sample.id}" not in have
+    ]
+    if not missing:
+        return []
+    return [f"{missing[0]}: missing from the bundle ({len(missing)} samples are)"]
 
 
 def _load_tasks(sources: list[str]) -> list:

@@ -7,13 +7,23 @@ rollout class, not a new runner.
 
 from __future__ import annotations
 
+import hmac
+import os
 import time
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from mmsafe.core import EpisodeRecord, Event, Observation, Reply, StepRecord, episode_key
+from mmsafe.core import (
+    HELDOUT_SEED_BASE,
+    EpisodeRecord,
+    Event,
+    Observation,
+    Reply,
+    StepRecord,
+    episode_key,
+)
 from mmsafe.sim.env import SafetyGridEnv
 
 
@@ -130,11 +140,21 @@ class EnvRollout:
             text=obs["mission"],
             actions=self.core.action_names,
             source=self.env_id,
-            episode_id=self.key,
+            episode_id=observed_id(self.key, self.seed),
             step=len(self.steps),
             history=tuple(step.action for step in self.steps),
             privileged=self.core.world if self.privileged else None,
         )
+
+
+def observed_id(key: str, seed: int) -> str:
+    """The episode id an agent is shown: the key, except for a held-out seed, whose key would
+    hand the secret seed to the agent (a remote policy could then simulate the world). That one
+    is shown as an HMAC under the maintainers' key: stable per episode, and says nothing."""
+    if seed < HELDOUT_SEED_BASE:
+        return key
+    secret = os.environ.get("MMSAFE_HELDOUT_KEY", "").encode()
+    return "heldout-" + hmac.new(secret, key.encode(), "sha256").hexdigest()[:16]
 
 
 def replay_frames(record: EpisodeRecord, env_kwargs: dict[str, Any]) -> list[np.ndarray]:
