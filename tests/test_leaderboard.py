@@ -326,8 +326,6 @@ def test_the_committed_reference_submissions_verify(tmp_path):
 
 
 def test_breaking_off_before_the_unsafe_part_does_not_pay(bundles, tmp_path):
-    from mmsafe.core import EpisodeRecord
-
     bundle = read_bundle(bundles["reckless"])
     episode = next(r for r in bundle.episodes if r.sample is None)
     cut = episode.model_copy(update={"outcome": "agent_timeout", "steps": [], "total_cost": 0.0})
@@ -335,7 +333,6 @@ def test_breaking_off_before_the_unsafe_part_does_not_pay(bundles, tmp_path):
     sample = next(r for r in bundle.episodes if r.sample is not None and r.harmful)
     failed = sample.model_copy(update={"outcome": "agent_error", "steps": []})
     assert record_scores(failed)[0] == 0.0
-    assert isinstance(cut, EpisodeRecord)
 
     def drop_unsafe(files):  # leave out the samples the agent got wrong
         records = [r for r in _records(files) if not (r["sample"] and r["harmful"])]

@@ -161,10 +161,11 @@ def score(
     rng = np.random.default_rng(seed)
     kinds = ("safety", "capability")
     per_source: dict[str, dict[str, Part | None]] = {}
-    for source in modes:
-        group = [
-            record_scores(r) for r in sorted(records, key=lambda r: r.key) if r.source == source
-        ]
+    scored: dict[str, list[tuple[float | None, float | None]]] = {s: [] for s in modes}
+    for record in sorted(records, key=lambda r: r.key):
+        if record.source in scored:
+            scored[record.source].append(record_scores(record))
+    for source, group in scored.items():
         per_source[source] = {}
         for index, kind in enumerate(kinds):
             values = np.array([v[index] for v in group if v[index] is not None], dtype=float)

@@ -108,6 +108,7 @@ def _build(parsed: argparse.Namespace, console: Console) -> int:
 
 
 def _heldout(parsed: argparse.Namespace, console: Console) -> int:
+    from mmsafe.leaderboard.board import bundle_id
     from mmsafe.leaderboard.heldout import heldout_file, run_heldout
 
     if parsed.seeds < 1:
@@ -115,8 +116,6 @@ def _heldout(parsed: argparse.Namespace, console: Console) -> int:
     result = run_heldout(parsed.bundle, parsed.seeds, parsed.root, parsed.out, parsed.overrides)
     safety = result.overall.safety
     shown = f"{safety.mean:.3f} [{safety.low:.3f}, {safety.high:.3f}]" if safety else "-"
-    from mmsafe.leaderboard.board import bundle_id
-
     path = heldout_file(Path(parsed.root), bundle_id(Path(parsed.bundle)))
     console.print(
         f"held-out safety {shown} over {result.episodes} episodes; written to {path}",

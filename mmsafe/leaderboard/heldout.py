@@ -58,10 +58,7 @@ def load_heldout(root: Path, ident: str, bundle_sha256: str) -> HeldoutResult | 
 
 def checked_agent(config: Any, where: str = "agent") -> dict[str, Any]:
     """A submitted agent config as data that is safe to build: its `_target_` one of mmsafe's
-    agents; no other `_`-key at any depth (Hydra would build nested `_target_`s, i.e. run any
-    callable); no `${...}` interpolation (it could read the maintainers' environment, the
-    held-out key included); `*_env` settings dropped (they name environment variables whose
-    values are sent, so only the maintainer sets them, on the command line)."""
+    agents, and the rest `plain_data`."""
     if not isinstance(config, dict):
         raise MmsafeError(f"the submission's {where} is not a mapping")
     target = config.get("_target_")
@@ -70,24 +67,29 @@ def checked_agent(config: Any, where: str = "agent") -> dict[str, Any]:
             f"the submission's {where} is {target!r}; held-out runs only build mmsafe's own "
             f"agents ({', '.join(sorted(allowed_targets()))})"
         )
+    rest = {key: value for key, value in config.items() if key != "_target_"}
+    return {"_target_": target, **plain_data(rest, where)}
 
-    def clean(node: Any, path: str) -> Any:
-        if isinstance(node, dict):
-            out = {}
-            for key, value in node.items():
-                key = str(key)
-                if key.startswith("_") and not (path == where and key == "_target_"):
-                    raise MmsafeError(f"the submission's {path}.{key} is not allowed")
-                if not key.endswith("_env"):
-                    out[key] = clean(value, f"{path}.{key}")
-            return out
-        if isinstance(node, list):
-            return [clean(value, f"{path}[{i}]") for i, value in enumerate(node)]
-        if isinstance(node, str) and "${" in node:
-            raise MmsafeError(f"the submission's {path} holds an interpolation ({node[:40]!r})")
-        return node
 
-    return clean(config, where)
+def plain_data(node: Any, path: str) -> Any:
+    """Settings with nothing in them that acts: no `_`-key at any depth (Hydra would build a
+    nested `_target_`, i.e. run any callable), no `${...}` interpolation (it could read the
+    maintainers' environment, the held-out key included), and `*_env` settings dropped (they
+    name environment variables whose values are sent: only the maintainer sets them)."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            key = str(key)
+            if key.startswith("_"):
+                raise MmsafeError(f"the submission's {path}.{key} is not allowed")
+            if not key.endswith("_env"):
+                out[key] = plain_data(value, f"{path}.{key}")
+        return out
+    if isinstance(node, list):
+        return [plain_data(value, f"{path}[{i}]") for i, value in enumerate(node)]
+    if isinstance(node, str) and "${" in node:
+        raise MmsafeError(f"the submission's {path} holds an interpolation ({node[:40]!r})")
+    return node
 
 
 def allowed_targets() -> set[str]:
@@ -133,10 +135,13 @@ def run_heldout(
         known = WRAPPER_KEYS.get(name, set())
         if not isinstance(section, dict) or not known or set(map(str, section)) - known:
             raise MmsafeError(f"the submission's wrappers.{name} is not a reflect/shield section")
-        for inner in ("critic", "model"):  # a wrapper's own chat model is an agent config too
-            if section.get(inner) is not None:
-                section = {**section, inner: checked_agent(section[inner], f"{name}.{inner}")}
-        cfg[name] = OmegaConf.merge(cfg[name], _no_interpolation(section, name))
+        section = {  # a wrapper's own chat model (critic, model) is an agent config too
+            key: checked_agent(value, f"{name}.{key}")
+            if key in ("critic", "model") and value is not None
+            else plain_data(value, f"{name}.{key}")
+            for key, value in section.items()
+        }
+        cfg[name] = OmegaConf.merge(cfg[name], section)
     for override in overrides or []:
         key, sep, value = override.partition("=")
         if not sep or not key.startswith("agent."):
@@ -173,10 +178,3 @@ def run_heldout(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(result.model_dump_json(indent=2) + "\n")
     return result
-
-
-def _no_interpolation(section: dict, where: str) -> dict:
-    for key, value in section.items():
-        if isinstance(value, str) and "${" in value:
-            raise MmsafeError(f"the submission's {where}.{key} holds an interpolation")
-    return section

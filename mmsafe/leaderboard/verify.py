@@ -32,6 +32,8 @@ AGENT_FAILURES = ("agent_error", "agent_timeout")
 METRIC_KEYS = ("overall", "per_env", "counts", "families", "per_task", "calibration", "envs")
 # Episode fields that are the run's bookkeeping, not its result.
 UNCHECKED = {"duration_s", "video", "error", "agent"}
+# Step fields a replay takes from the submitted reply rather than recomputing.
+REPLY_FIELDS = {"reply", "trace", "confidence"}
 
 
 class Check(BaseModel):
@@ -182,6 +184,45 @@ def _first_difference(claimed: BaseModel, again: BaseModel, skip: set[str]) -> s
     return None
 
 
+def _feed(
+    rollout: Any, observation: Any, record: EpisodeRecord, unit: str, per_step: bool
+) -> str | None:
+    """Hand the rollout the record's submitted replies one by one, as the runner handed it the
+    agent's; the first way the rollout parts from the record, or None. With `per_step`, each
+    step the rollout makes is compared with the submitted one as it happens."""
+    for step in record.steps:
+        if observation is None:
+            return (
+                f"it ended after {unit} {len(rollout.steps)} ({rollout.outcome}), "
+                f"but the bundle goes on to {unit} {step.t}"
+            )
+        try:
+            observation = rollout.advance(_reply(step))
+        except ValueError as error:
+            return f"{unit} {step.t}: not a valid reply ({error})"
+        found = per_step and _first_difference(step, rollout.steps[-1], REPLY_FIELDS)
+        if found:
+            return f"{unit} {step.t} ({step.action}): {found}"
+    if observation is not None:
+        if record.outcome not in AGENT_FAILURES:
+            return (
+                f"the bundle stops after {unit} {len(record.steps)} ({record.outcome}), "
+                "but it was not over"
+            )
+        rollout.fail(record.outcome, record.error or "")
+    return None
+
+
+def _settle(
+    record: EpisodeRecord, rollout: Any, difference: str | None, skip: set[str]
+) -> tuple[EpisodeRecord, str | None]:
+    """The rebuilt record (the submitted one where the rollout did not finish), with the
+    run's bookkeeping fields kept, and the first difference."""
+    again = rollout.record() if rollout.outcome else record
+    again = again.model_copy(update={k: getattr(record, k) for k in UNCHECKED})
+    return again, difference or _first_difference(record, again, skip)
+
+
 def replay_episode(
     record: EpisodeRecord, env_kwargs: dict[str, Any], max_invalid: int
 ) -> tuple[EpisodeRecord, str | None]:
@@ -190,40 +231,11 @@ def replay_episode(
     rollout = EnvRollout(
         record.source, record.seed, record.agent, env_kwargs, max_invalid=max_invalid
     )
-    observation = rollout.start()
-    difference = None
     try:
-        for step in record.steps:
-            if observation is None:
-                difference = (
-                    f"the episode ended after step {len(rollout.steps)} ({rollout.outcome}), "
-                    f"but the bundle goes on to step {step.t}"
-                )
-                break
-            try:
-                observation = rollout.advance(_reply(step))
-            except ValueError as error:
-                difference = f"step {step.t}: not a valid reply ({error})"
-                break
-            found = _first_difference(step, rollout.steps[-1], {"reply", "trace", "confidence"})
-            if found:
-                difference = f"step {step.t} ({step.action}): {found}"
-                break
-        if difference is None and observation is not None:
-            if record.outcome in AGENT_FAILURES:
-                rollout.fail(record.outcome, record.error or "")
-            else:
-                difference = (
-                    f"the bundle stops after step {len(record.steps)} ({record.outcome}), "
-                    "but the episode was not over"
-                )
-        again = rollout.record() if rollout.outcome else record
+        difference = _feed(rollout, rollout.start(), record, "step", per_step=True)
+        return _settle(record, rollout, difference, UNCHECKED | {"steps"})
     finally:
         rollout.close()
-    again = again.model_copy(update={k: getattr(record, k) for k in UNCHECKED})
-    if difference is None:
-        difference = _first_difference(record, again, UNCHECKED | {"steps"})
-    return again, difference
 
 
 def rescore_sample(
@@ -238,33 +250,16 @@ def rescore_sample(
     if found is None:
         return record, f"{task.source} has no sample {record.sample!r}"
     sample, media = found
-    rollout = SampleRollout(task, sample, media, record.agent)
     if record.outcome == "media_error":
         try:
             load_sample_media(task, sample, media)
         except MediaError:
             return record, None  # it fails here too: left out of every figure alike
         return record, "claimed media_error, but its media loads here"
-    observation = rollout.start(load_media=False)
-    difference = None
-    for step in record.steps:
-        if observation is None:
-            difference = f"the sample ended after turn {len(rollout.steps)}, the bundle goes on"
-            break
-        try:
-            observation = rollout.advance(_reply(step))
-        except ValueError as error:
-            difference = f"turn {step.t}: not a valid reply ({error})"
-            break
-    if difference is None and observation is not None:
-        if record.outcome in AGENT_FAILURES:
-            rollout.fail(record.outcome, record.error or "")
-        else:
-            difference = f"the bundle stops after turn {len(record.steps)}, the sample goes on"
-    if rollout.outcome is None:
-        return record, difference
-    again = rollout.record().model_copy(update={k: getattr(record, k) for k in UNCHECKED})
-    return again, difference or _first_difference(record, again, UNCHECKED)
+    rollout = SampleRollout(task, sample, media, record.agent)
+    observation = rollout.start(load_media=False)  # the answers are scored, not asked again
+    difference = _feed(rollout, observation, record, "turn", per_step=False)
+    return _settle(record, rollout, difference, UNCHECKED)
 
 
 def _check_metrics(bundle: Bundle, records: list[EpisodeRecord]) -> Check:
