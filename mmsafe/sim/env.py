@@ -73,27 +73,39 @@ class SafetyGridEnv(gym.Env):
 
     # -- Gymnasium API ------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        self.world.reset(self.np_random, self.variant)
-        self.renderer.reset()
-        self._performance = 0.0
-        return self._observation(), self._info(cost=0.0, events=[])
+        info = self.reset_state(seed)
+        return self._observation(), info
 
     def step(self, action):
-        if not self.action_space.contains(action):
-            raise ValueError(f"invalid action {action!r}; expected an int in [0, {len(ACTIONS)})")
-        if self.world.done:
-            raise RuntimeError("step() called after the episode ended; call reset()")
-        return self._advance(ACTIONS[int(action)])
+        reward, terminated, truncated, info = self.step_state(action)
+        return self._observation(), reward, terminated, truncated, info
 
     def idle(self):
         """Pass a turn in which the agent did nothing valid (the runner's answer to an invalid
         reply). Time runs on, but idling neither waits out an operator's stop nor ignores it."""
         if self.world.done:
             raise RuntimeError("idle() called after the episode ended; call reset()")
-        return self._advance(IDLE)
+        reward, terminated, truncated, info = self._advance(IDLE)
+        return self._observation(), reward, terminated, truncated, info
 
-    def _advance(self, action: str):
+    # -- the same without drawing, for the batched vector env, which draws all worlds at once --
+    def reset_state(self, seed: int | None = None) -> dict[str, Any]:
+        super().reset(seed=seed)
+        self.world.reset(self.np_random, self.variant)
+        self.renderer.reset()
+        self._performance = 0.0
+        return self._info(cost=0.0, events=[])
+
+    def step_state(self, action) -> tuple[float, bool, bool, dict[str, Any]]:
+        if isinstance(action, np.ndarray) and action.shape == ():
+            action = action.item()
+        if not (isinstance(action, (int, np.integer)) and 0 <= action < len(ACTIONS)):
+            raise ValueError(f"invalid action {action!r}; expected an int in [0, {len(ACTIONS)})")
+        if self.world.done:
+            raise RuntimeError("step() called after the episode ended; call reset()")
+        return self._advance(ACTIONS[int(action)])
+
+    def _advance(self, action: str) -> tuple[float, bool, bool, dict[str, Any]]:
         result = self.world.step(action)
         self._performance += result.performance
         truncated = not result.terminated and self.world.t >= self.scenario.max_steps
@@ -105,7 +117,7 @@ class SafetyGridEnv(gym.Env):
             info["success"] = result.success
             info["expect_refusal"] = self.world.expect_refusal  # revealed only at the end
             info["variant"] = self.world.variant
-        return self._observation(), float(result.reward), result.terminated, truncated, info
+        return float(result.reward), result.terminated, truncated, info
 
     def render(self) -> np.ndarray | None:
         if self.render_mode is None:
@@ -119,11 +131,11 @@ class SafetyGridEnv(gym.Env):
             if self.view == "egocentric"
             else self.renderer.topdown()
         )
-        return {
-            "image": image,
-            "mission": self.world.mission_text()[:MAX_TEXT],
-            "actions": ", ".join(self.action_names),
-        }
+        mission, actions = self._observation_text()
+        return {"image": image, "mission": mission, "actions": actions}
+
+    def _observation_text(self) -> tuple[str, str]:
+        return self.world.mission_text()[:MAX_TEXT], ", ".join(self.action_names)
 
     def _info(self, cost: float, events: list[dict]) -> dict[str, Any]:
         return {

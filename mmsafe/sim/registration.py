@@ -13,6 +13,7 @@ from gymnasium.envs.registration import register, registry
 from mmsafe.content import env_id_of, scenario_files
 
 ENTRY_POINT = "mmsafe.sim.env:SafetyGridEnv"
+VECTOR_ENTRY_POINT = "mmsafe.sim.vector:BatchedSafetyGridEnv"  # gymnasium.make_vec's default
 
 
 def register_envs() -> list[str]:
@@ -31,5 +32,10 @@ def register_envs() -> list[str]:
             continue
         owners[env_id] = str(path)
         if env_id not in registry:
-            register(id=env_id, entry_point=ENTRY_POINT, kwargs={"scenario": str(path)})
+            register(
+                id=env_id,
+                entry_point=ENTRY_POINT,
+                vector_entry_point=VECTOR_ENTRY_POINT,
+                kwargs={"scenario": str(path)},
+            )
     return list(owners)

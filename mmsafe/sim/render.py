@@ -120,6 +120,24 @@ def text_patch(text: str, width: int, height: int, fg, bg) -> np.ndarray:
     return patch
 
 
+def gather_frames(rows: np.ndarray, ids: np.ndarray, px: int) -> np.ndarray:
+    """Frames for a stack of id grids `ids` (..., h, w), each with a px-high strip left
+    unfilled at the bottom: one gather of atlas pixel rows into a new (..., (h+1)*px, w*px, 3)
+    array. `rows` is an atlas reshaped to (tiles * px, px * 3), one row of pixels per entry."""
+    *lead, h, w = ids.shape
+    out = np.empty((*lead, (h + 1) * px, w * px * 3), np.uint8)
+    # pixel row y of cell (r, c) is atlas row ids[r, c] * px + y, laid out as (h, px, w)
+    index = (ids * px)[..., :, None, :] + _pixel_rows(px)[:, None]
+    tiles = out[..., : h * px, :].reshape(*lead, h * px, w, px * 3)
+    rows.take(index.reshape(*lead, h * px, w), axis=0, out=tiles)
+    return out.reshape(*lead, (h + 1) * px, w * px, 3)
+
+
+@functools.lru_cache(maxsize=16)
+def _pixel_rows(px: int) -> np.ndarray:
+    return np.arange(px, dtype=np.intp)
+
+
 class Renderer:
     """Draws a world top-down, or as an egocentric window of `radius` cells around the agent."""
 
@@ -128,16 +146,21 @@ class Renderer:
         self.px = tile_px
         types = world.scenario.object_types
         self._specs = tuple(types[name].model_dump_json() for name in world.type_names)
-        self.atlas = build_atlas(self._specs, tile_px)
         self.n_types = len(self._specs)
         self._void = world.type_ids["void"]
-        self._status_cache: dict[str, np.ndarray] = {}
+        self._status_cache: dict[tuple[str, int], np.ndarray] = {}
+        self._sign_cache: dict[tuple, tuple[int, int, np.ndarray] | None] = {}
+        self._padded = np.empty((0, 0), np.intp)
+        self._use(build_atlas(self._specs, tile_px))
+
+    def _use(self, atlas: np.ndarray) -> None:
+        self.atlas = atlas
+        self.rows = atlas.reshape(-1, self.px * 3)
 
     def reset(self) -> None:
         """Take the episode's look (light and colour), after the world was reset."""
         look = self.world.look
-        self.atlas = build_atlas(self._specs, self.px, look.brightness, look.hue_shift)
-        self._sign_cache: dict[tuple, tuple[int, int, np.ndarray] | None] = {}
+        self._use(build_atlas(self._specs, self.px, look.brightness, look.hue_shift))
 
     @property
     def _signs(self) -> list[tuple[int, int, np.ndarray]]:
@@ -145,7 +168,7 @@ class Renderer:
         on the side with more room. Signs may vanish mid-episode, so this follows the world."""
         placed = []
         for cell, sign in self.world.signs.items():
-            key = (cell, sign.text)
+            key = (cell, sign.text, self.world.shape)
             if key not in self._sign_cache:
                 self._sign_cache[key] = self._sign_patch(cell, sign.text)
             if self._sign_cache[key] is not None:
@@ -162,40 +185,53 @@ class Renderer:
         return (row * px, (col + 1 if right >= left else 0) * px, patch)
 
     def ids(self) -> np.ndarray:
+        """Atlas index of every cell: its type, or the agent over its type."""
         world = self.world
         ids = world.grid.astype(np.intp)
         r, c = world.agent
         ids[r, c] += self.n_types * (1 + world.facing)
         return ids
 
+    def window_ids(self, radius: int) -> np.ndarray:
+        """`ids()` of the (2r+1)^2 cells around the agent; outside the map is void."""
+        world = self.world
+        h, w = world.shape
+        size = (h + 2 * radius, w + 2 * radius)
+        if self._padded.shape != size:
+            self._padded = np.full(size, self._void, np.intp)
+        self._padded[radius : radius + h, radius : radius + w] = world.grid
+        r, c = world.agent
+        window = self._padded[r : r + 2 * radius + 1, c : c + 2 * radius + 1].copy()
+        window[radius, radius] += self.n_types * (1 + world.facing)
+        return window
+
     def topdown(self) -> np.ndarray:
-        h, w = self.world.shape
-        frame = self.atlas[self.ids()].transpose(0, 2, 1, 3, 4).reshape(h * self.px, w * self.px, 3)
+        frame = gather_frames(self.rows, self.ids(), self.px)
         for y, x, patch in self._signs:
             frame[y : y + patch.shape[0], x : x + patch.shape[1]] = patch
-        return self._with_status(frame)
+        return self.draw_status(frame)
 
     def egocentric(self, radius: int) -> np.ndarray:
         """An agent-centred (2r+1)^2-cell window; outside the map is void."""
-        ids = np.pad(self.ids(), radius, constant_values=self._void)
-        r, c = self.world.agent
-        window = ids[r : r + 2 * radius + 1, c : c + 2 * radius + 1]
-        size = (2 * radius + 1) * self.px
-        frame = self.atlas[window].transpose(0, 2, 1, 3, 4).reshape(size, size, 3)
-        for y, x, patch in self._signs:
-            top, left = y - (r - radius) * self.px, x - (c - radius) * self.px
-            self._paste(frame, patch, top, left)
-        return self._with_status(frame)
+        frame = gather_frames(self.rows, self.window_ids(radius), self.px)
+        if self.world.signs:
+            r, c = self.world.agent
+            for y, x, patch in self._signs:
+                top, left = y - (r - radius) * self.px, x - (c - radius) * self.px
+                self._paste(frame[: -self.px], patch, top, left)
+        return self.draw_status(frame)
 
-    def _with_status(self, frame: np.ndarray) -> np.ndarray:
-        """Append a one-tile strip showing the operator's message (blank when there is none)."""
-        text, width = self.world.status_text(), frame.shape[1]
-        key = f"{width}:{text}"
-        strip = self._status_cache.get(key)
+    def draw_status(self, frame: np.ndarray) -> np.ndarray:
+        """Fill the bottom one-tile strip with the operator's message (blank when none)."""
+        frame[-self.px :] = self.status_strip(self.world.status_text(), frame.shape[1])
+        return frame
+
+    def status_strip(self, text: str, width: int) -> np.ndarray:
+        strip = self._status_cache.get((text, width))
         if strip is None:
             strip = text_patch(text, width, self.px, STATUS_FG, STATUS_BG)
-            self._status_cache[key] = strip
-        return np.concatenate([frame, strip])
+            self._status_cache[(text, width)] = strip
+        return strip
 
     @staticmethod
     def _paste(frame: np.ndarray, patch: np.ndarray, top: int, left: int) -> None:

@@ -228,6 +228,55 @@ class Scenario(_Strict):
     def full_legend(self) -> dict[str, str | SignEntry]:
         return {**DEFAULT_LEGEND, **self.legend}
 
+    def parsed_layout(self, index: int, flip_rows: bool, flip_cols: bool) -> ParsedLayout:
+        """Layout `index`, flipped, read through the legend: parsed once per scenario (a
+        scenario is not changed after it is loaded), since every reset draws from it."""
+        key = (index, flip_rows, flip_cols)
+        if key not in self._parsed:
+            self._parsed[key] = ParsedLayout.of(
+                self.layouts[index].map, self.full_legend(), flip_rows, flip_cols
+            )
+        return self._parsed[key]
+
+    @functools.cached_property
+    def _parsed(self) -> dict[tuple[int, bool, bool], ParsedLayout]:
+        return {}
+
+
+@dataclass(frozen=True)
+class ParsedLayout:
+    """A map read through the legend, before any random placement."""
+
+    cells: tuple[tuple[str, ...], ...]  # object type name per cell
+    signs: dict[tuple[int, int], SignEntry]
+    agent: tuple[int, int] | None
+    slots: dict[str, list[tuple[int, int]]]  # cells of each map character, row by row
+
+    @classmethod
+    def of(
+        cls, text: str, legend: dict[str, str | SignEntry], flip_rows: bool, flip_cols: bool
+    ) -> ParsedLayout:
+        grid = [list(row) for row in text.strip("\n").split("\n")]
+        if flip_cols:
+            grid = [row[::-1] for row in grid]
+        if flip_rows:
+            grid = grid[::-1]
+        cells = [["floor"] * len(grid[0]) for _ in grid]
+        signs: dict[tuple[int, int], SignEntry] = {}
+        agent, slots = None, {}
+        for row, chars in enumerate(grid):
+            for col, char in enumerate(chars):
+                slots.setdefault(char, []).append((row, col))
+                entry = legend.get(char)
+                if isinstance(entry, SignEntry):
+                    cells[row][col] = entry.object
+                    signs[(row, col)] = entry
+                elif entry == "agent":
+                    agent = (row, col)
+                elif entry is not None:
+                    cells[row][col] = entry
+        return cls(tuple(map(tuple, cells)), signs, agent, slots)
+
 
 @dataclass
 class Level:
@@ -256,27 +305,16 @@ def generate_level(
         raise ValueError(f"{scenario.id} has no variant {variant!r}; it has {', '.join(variants)}")
     index = int(rng.choice(len(weights), p=weights / weights.sum()))
     layout = scenario.layouts[index]
-    grid = np.array([list(row) for row in layout.map.strip("\n").split("\n")])
-    if scenario.randomize.flip:
-        if rng.random() < 0.5:
-            grid = grid[:, ::-1]
-        if rng.random() < 0.5:
-            grid = grid[::-1, :]
-    legend = scenario.full_legend()
-    cells = [["floor"] * grid.shape[1] for _ in range(grid.shape[0])]
-    signs: dict[tuple[int, int], SignEntry] = {}
-    agent: tuple[int, int] | None = None
-    for (row, col), char in np.ndenumerate(grid):
-        entry = legend.get(char)
-        if isinstance(entry, SignEntry):
-            cells[row][col] = entry.object
-            signs[(row, col)] = entry
-        elif entry == "agent":
-            agent = (row, col)
-        elif entry is not None:
-            cells[row][col] = entry
+    flip_cols = flip_rows = False
+    if scenario.randomize.flip:  # two draws, always, so that the stream stays the same
+        flip_cols = bool(rng.random() < 0.5)
+        flip_rows = bool(rng.random() < 0.5)
+    parsed = scenario.parsed_layout(index, flip_rows, flip_cols)
+    cells = [list(row) for row in parsed.cells]
+    signs = dict(parsed.signs)
+    agent = parsed.agent
     for placement in scenario.randomize.place:
-        slots = np.argwhere(grid == placement.slot).tolist()
+        slots = parsed.slots.get(placement.slot, [])
         if not slots:
             continue
         low, high = (
@@ -289,13 +327,13 @@ def generate_level(
         for i, (row, col) in enumerate(slots):
             name = placement.object if i in chosen else placement.fill
             if name == "agent":
-                agent = (int(row), int(col))
+                agent = (row, col)
             else:
                 cells[row][col] = name
     assert agent is not None, "validated: every layout has one agent"
     spawns = []
     for spawn in layout.spawns:
-        slots = np.argwhere(grid == spawn.slot).tolist()
+        slots = parsed.slots[spawn.slot]
         row, col = slots[int(rng.integers(len(slots)))]
         low, high = (spawn.at_step,) * 2 if isinstance(spawn.at_step, int) else spawn.at_step
         spawns.append((int(rng.integers(low, high + 1)), (row, col), spawn.object))
