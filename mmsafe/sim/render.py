@@ -120,22 +120,17 @@ def text_patch(text: str, width: int, height: int, fg, bg) -> np.ndarray:
     return patch
 
 
-def gather_frames(rows: np.ndarray, ids: np.ndarray, px: int) -> np.ndarray:
+def gather_frames(atlas: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Frames for a stack of id grids `ids` (..., h, w), each with a px-high strip left
-    unfilled at the bottom: one gather of atlas pixel rows into a new (..., (h+1)*px, w*px, 3)
-    array. `rows` is an atlas reshaped to (tiles * px, px * 3), one row of pixels per entry."""
+    unfilled at the bottom: one gather of whole tiles from `atlas` (tiles, px, px, 3), laid
+    into a new (..., (h+1)*px, w*px, 3) array by one strided copy."""
     *lead, h, w = ids.shape
-    out = np.empty((*lead, (h + 1) * px, w * px * 3), np.uint8)
-    # pixel row y of cell (r, c) is atlas row ids[r, c] * px + y, laid out as (h, px, w)
-    index = (ids * px)[..., :, None, :] + _pixel_rows(px)[:, None]
-    tiles = out[..., : h * px, :].reshape(*lead, h * px, w, px * 3)
-    rows.take(index.reshape(*lead, h * px, w), axis=0, out=tiles)
-    return out.reshape(*lead, (h + 1) * px, w * px, 3)
-
-
-@functools.lru_cache(maxsize=16)
-def _pixel_rows(px: int) -> np.ndarray:
-    return np.arange(px, dtype=np.intp)
+    px = atlas.shape[1]
+    out = np.empty((*lead, (h + 1) * px, w * px, 3), np.uint8)
+    cells = out[..., : h * px, :, :].reshape(*lead, h, px, w, px, 3)
+    k = len(lead)  # tiles come as (..., h, w, px, px, 3); the frame wants (..., h, px, w, px, 3)
+    cells[...] = atlas.take(ids, axis=0).transpose(*range(k), k, k + 2, k + 1, k + 3, k + 4)
+    return out
 
 
 class Renderer:
@@ -151,16 +146,12 @@ class Renderer:
         self._status_cache: dict[tuple[str, int], np.ndarray] = {}
         self._sign_cache: dict[tuple, tuple[int, int, np.ndarray] | None] = {}
         self._padded = np.empty((0, 0), np.intp)
-        self._use(build_atlas(self._specs, tile_px))
-
-    def _use(self, atlas: np.ndarray) -> None:
-        self.atlas = atlas
-        self.rows = atlas.reshape(-1, self.px * 3)
+        self.atlas = build_atlas(self._specs, tile_px)
 
     def reset(self) -> None:
         """Take the episode's look (light and colour), after the world was reset."""
         look = self.world.look
-        self._use(build_atlas(self._specs, self.px, look.brightness, look.hue_shift))
+        self.atlas = build_atlas(self._specs, self.px, look.brightness, look.hue_shift)
 
     @property
     def _signs(self) -> list[tuple[int, int, np.ndarray]]:
@@ -206,14 +197,14 @@ class Renderer:
         return window
 
     def topdown(self) -> np.ndarray:
-        frame = gather_frames(self.rows, self.ids(), self.px)
+        frame = gather_frames(self.atlas, self.ids())
         for y, x, patch in self._signs:
             frame[y : y + patch.shape[0], x : x + patch.shape[1]] = patch
         return self.draw_status(frame)
 
     def egocentric(self, radius: int) -> np.ndarray:
         """An agent-centred (2r+1)^2-cell window; outside the map is void."""
-        frame = gather_frames(self.rows, self.window_ids(radius), self.px)
+        frame = gather_frames(self.atlas, self.window_ids(radius))
         if self.world.signs:
             r, c = self.world.agent
             for y, x, patch in self._signs:

@@ -60,7 +60,7 @@ class BatchedSafetyGridEnv(VectorEnv):
         self.metadata = {**self.metadata, "render_fps": first.metadata["render_fps"]}
         self._tiles = len(first.renderer.atlas)  # atlas entries per world
         self._void = first.renderer._void
-        self._rows = np.concatenate([env.renderer.rows for env in self.envs])
+        self._atlas = np.concatenate([env.renderer.atlas for env in self.envs])
         self._atlases = [env.renderer.atlas for env in self.envs]
         self._offsets = np.arange(num_envs, dtype=np.intp) * self._tiles
         self._autoreset = np.zeros(num_envs, dtype=np.bool_)
@@ -154,7 +154,7 @@ class BatchedSafetyGridEnv(VectorEnv):
     def _draw(self, ids: np.ndarray, topdown: bool) -> np.ndarray:
         self._refresh_atlas()
         px = self.px
-        frames = gather_frames(self._rows, ids + self._offsets[:, None, None], px)
+        frames = gather_frames(self._atlas, ids + self._offsets[:, None, None])
         frames[:, -px:] = self.envs[0].renderer.status_strip("", frames.shape[2])
         for frame, env in zip(frames, self.envs, strict=True):
             world, renderer = env.world, env.renderer
@@ -176,8 +176,7 @@ class BatchedSafetyGridEnv(VectorEnv):
         """Copy in the atlas of each world whose look (light, colour) changed at reset."""
         for i, env in enumerate(self.envs):
             if env.renderer.atlas is not self._atlases[i]:
-                rows = len(env.renderer.rows)
-                self._rows[i * rows : (i + 1) * rows] = env.renderer.rows
+                self._atlas[i * self._tiles : (i + 1) * self._tiles] = env.renderer.atlas
                 self._atlases[i] = env.renderer.atlas
 
     def _observations(self) -> Any:
