@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
@@ -28,6 +29,72 @@ def validation_message(error: ValidationError) -> str:
     where = ".".join(str(part) for part in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
+
+
+MAX_YAML_VALUES = 100_000  # values a YAML document may expand to, its aliases followed
+
+
+def load_yaml(text: str) -> Any:
+    """`yaml.safe_load` for files users write: one that nests too deeply, or whose aliases
+    expand to more than MAX_YAML_VALUES values (a "billion laughs" bomb) or contain
+    themselves, is a `yaml.YAMLError` like any malformed document, never a RecursionError
+    or a structure that hangs whoever walks it."""
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            _check_expansion(node)
+            return loader.construct_document(node)
+        except RecursionError:
+            raise yaml.YAMLError("nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def yaml_problem(error: yaml.YAMLError, text: str = "") -> str:
+    """A YAML error as one line: ` at line N: what is wrong` (the line where known)."""
+    mark = getattr(error, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    if isinstance(error, yaml.reader.ReaderError):  # a character YAML does not allow
+        line = text.count("\n", 0, error.position) + 1 if text else None
+        code = error.character if isinstance(error.character, int) else ord(error.character)
+        problem = f"{error.reason} (character {code:#x})"
+    else:
+        problem = getattr(error, "problem", None) or str(error)
+    problem = " ".join(problem.split())[:200]
+    return (f" at line {line}" if line else "") + f": {problem}"
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Count the values `root` expands to, each alias followed, without expanding them."""
+
+    def children(node: yaml.Node) -> list[yaml.Node]:
+        if isinstance(node, yaml.MappingNode):
+            return [part for pair in node.value for part in pair]
+        return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children(node))
+            if sizes[key] > MAX_YAML_VALUES:
+                raise yaml.YAMLError(
+                    f"its aliases expand to more than {MAX_YAML_VALUES} values "
+                    "(a 'billion laughs' document?)"
+                )
+        elif key in open_nodes:
+            raise yaml.YAMLError("an alias refers to the node that contains it")
+        elif key not in sizes:
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children(node))
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 It answers with `answer(request) -> str` (by default: a fixed policy that picks the first move
 from the "Allowed actions" line), checks requests the way real servers do (model, messages,
 image_url data URLs) and can be told to misbehave: `faults` is a queue of what the next
-requests get instead of an answer.
+requests get instead of an answer (one of FAULTS; "429:VALUE" sends `Retry-After: VALUE`, in
+seconds or as an HTTP date). `times` keeps when each request arrived (time.monotonic()).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -18,7 +20,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-FAULTS = ("429", "500", "503", "slow", "drip", "drop", "badjson", "nochoices", "empty")
+FAULTS = ("429", "500", "502", "503", "400", "401", "404", "slow", "drip", "drop", "cut")
+FAULTS += ("badjson", "nochoices", "empty")
 
 
 def first_move(request: dict[str, Any]) -> str:
@@ -35,6 +38,7 @@ class ChatServer:
         self.faults: deque[str] = deque()
         self.requests: list[dict] = []
         self.headers: list[dict] = []
+        self.times: list[float] = []
         self._lock = threading.Lock()
         server = self
 
@@ -47,7 +51,9 @@ class ChatServer:
 
         self._http = _QuietServer(("127.0.0.1", 0), Handler)
         self.base_url = f"http://127.0.0.1:{self._http.server_port}/v1"
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._thread = threading.Thread(  # a short poll: shutting down takes no half second
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> ChatServer:
         self._thread.start()
@@ -60,6 +66,7 @@ class ChatServer:
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         body = handler.rfile.read(int(handler.headers.get("Content-Length", 0)))
         with self._lock:
+            self.times.append(time.monotonic())
             fault = self.faults.popleft() if self.faults else None
         if handler.path != "/v1/chat/completions":
             return _send(handler, 404, {"error": {"message": "not found"}})
@@ -70,10 +77,16 @@ class ChatServer:
         problem = _invalid(request)
         if problem:
             return _send(handler, 400, {"error": {"message": problem, "type": "invalid_request"}})
-        if fault == "429":
-            return _send(handler, 429, {"error": {"message": "rate limited"}}, {"Retry-After": "0"})
-        if fault in ("500", "503"):
+        if fault is not None and fault.startswith("429"):
+            wait = {"Retry-After": fault.partition(":")[2] or "0"}
+            return _send(handler, 429, {"error": {"message": "rate limited"}}, wait)
+        if fault in ("500", "502", "503"):
             return _send(handler, int(fault), {"error": {"message": "server overloaded"}})
+        if fault in ("400", "401", "404"):
+            # a careless proxy that echoes the credentials it was sent
+            said = handler.headers.get("Authorization", "none")
+            message = f"request rejected ({fault}); you sent authorization {said}"
+            return _send(handler, int(fault), {"error": {"message": message}})
         if fault == "slow":
             time.sleep(self.slow_s)
         if fault == "drip":  # a byte at a time: each read is quick, the answer never ends
@@ -89,27 +102,39 @@ class ChatServer:
             handler.close_connection = True
             handler.connection.close()
             return None
+        if fault == "cut":  # headers and half the promised body, then the socket closes
+            data = json.dumps(_completion(request, self.answer(request), 0)).encode()
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data[: len(data) // 2])
+            handler.wfile.flush()
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            handler.connection.close()
+            return None
         if fault == "badjson":
             return _send_raw(handler, 200, b'{"choices": [ this is not json')
         if fault == "nochoices":
             return _send(handler, 200, {"object": "chat.completion", "choices": []})
         content = "" if fault == "empty" else self.answer(request)
-        return _send(
-            handler,
-            200,
+        return _send(handler, 200, _completion(request, content, len(self.requests)))
+
+
+def _completion(request: dict, content: str, number: int) -> dict:
+    return {
+        "id": f"chatcmpl-{number}",
+        "object": "chat.completion",
+        "model": request["model"],
+        "choices": [
             {
-                "id": f"chatcmpl-{len(self.requests)}",
-                "object": "chat.completion",
-                "model": request["model"],
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop",
-                    }
-                ],
-            },
-        )
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ],
+    }
 
 
 class _QuietServer(ThreadingHTTPServer):

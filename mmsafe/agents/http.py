@@ -3,6 +3,9 @@
 Retried: timeouts, dropped connections, malformed JSON, and HTTP 408, 409, 425, 429 and 5xx,
 waiting as the server's `Retry-After` asks (capped) or with exponential backoff. Other 4xx
 answers are the caller's mistake and raise at once with the server's message.
+
+An error names the URL without its credentials (user:password@, query string), and no header
+value sent (an API key) ever appears in it, even where the server's message echoes it back.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
 
@@ -37,7 +41,8 @@ def post_json(
     policy: RetryPolicy,
     headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    problem = "no attempt made"
+    problem, secrets = "no attempt made", _secrets(url, headers)
+    shown = public_url(url)
     for attempt in range(policy.retries + 1):
         wait = min(policy.backoff_s * 2**attempt, policy.max_wait_s)
         try:
@@ -55,17 +60,44 @@ def post_json(
                     body = None
                 if isinstance(body, dict):
                     return body
-                problem = f"malformed JSON in the answer: {_snippet(response.text)}"
+                text = _snippet(redact(response.text, secrets))
+                problem = f"malformed JSON in the answer: {text}"
             elif status in RETRY_STATUS:
-                problem = f"HTTP {status}: {server_message(response)}"
+                problem = f"HTTP {status}: {server_message(response, secrets)}"
                 asked = retry_after(response)
                 if asked is not None:
                     wait = min(asked, policy.max_wait_s)
             else:
-                raise HttpFailure(f"{url}: HTTP {status}: {server_message(response)}")
+                message = f"{shown}: HTTP {status}: {server_message(response, secrets)}"
+                raise HttpFailure(redact(message, secrets))
         if attempt < policy.retries:
             time.sleep(wait * random.uniform(1.0, 1.1))
-    raise HttpFailure(f"{url}: {problem} (gave up after {policy.retries + 1} attempts)")
+    message = f"{shown}: {problem} (gave up after {policy.retries + 1} attempts)"
+    raise HttpFailure(redact(message, secrets))
+
+
+def public_url(url: str) -> str:
+    """The URL as an error may show it: without user:password@, query string or fragment."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+
+def _secrets(url: str, headers: dict[str, str] | None) -> tuple[str, ...]:
+    """What must never be shown: every header value sent (and its last word, the token of
+    `Bearer TOKEN`), and the URL's credentials and query values."""
+    parts, found = urlsplit(url), set()
+    for value in (headers or {}).values():
+        found.update((value, value.split()[-1] if value.split() else value))
+    found.update(filter(None, (parts.username, parts.password)))
+    found.update(value for _, value in parse_qsl(parts.query))
+    # longest first, so that a token inside a header value is not left half-replaced
+    return tuple(sorted((s for s in found if len(s) >= 4), key=len, reverse=True))
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 class _Deadline(Exception):
@@ -110,17 +142,18 @@ def retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def server_message(response: httpx.Response) -> str:
-    """The error message in an OpenAI-style error body, else the start of the body."""
+def server_message(response: httpx.Response, secrets: tuple[str, ...] = ()) -> str:
+    """The error message in an OpenAI-style error body, else the start of the body; `secrets`
+    are redacted before it is cut short, so none can survive in part."""
     try:
         body = response.json()
         error = body.get("error") if isinstance(body, dict) else None
         message = error.get("message") if isinstance(error, dict) else error or body.get("detail")
         if message:
-            return _snippet(str(message))
+            return _snippet(redact(str(message), secrets))
     except (ValueError, AttributeError):
         pass
-    return _snippet(response.text) or response.reason_phrase
+    return _snippet(redact(response.text, secrets)) or response.reason_phrase
 
 
 def _snippet(text: str, limit: int = 200) -> str:

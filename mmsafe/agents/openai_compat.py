@@ -4,15 +4,17 @@ server, hosted APIs.
 Frames go as base64 data URLs in `image_url` content parts (several per message for a video).
 Requests run concurrently up to a bound, are retried with backoff on 429 and 5xx (see
 `mmsafe.agents.http`), and are cached on disk (`mmsafe.agents.cache`), so a rerun or a resumed
-run does not pay twice. The API key is read from an environment variable whose *name* is the
-setting: it is never part of the config, the cache key or the run directory.
+run does not pay twice; identical requests in flight at once are sent once. The API key is read
+from an environment variable whose *name* is the setting: it is never part of the config, the
+cache key or the run directory.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ import httpx
 
 from mmsafe.agents.cache import RequestCache, default_cache_dir
 from mmsafe.agents.chat import ChatAgent
-from mmsafe.agents.http import HttpFailure, RetryPolicy, post_json
+from mmsafe.agents.http import HttpFailure, RetryPolicy, post_json, public_url
 from mmsafe.agents.images import FORMATS, data_url
 from mmsafe.agents.prompt import Message
 from mmsafe.core import MmsafeError
@@ -142,16 +144,46 @@ class ChatServer:
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         self._client = httpx.Client(limits=limits)
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="mmsafe-http")
+        self._lock = threading.Lock()
+        self._running: dict[str, Future[str]] = {}  # requests in flight, by cache key
 
     def ask(self, payload: dict[str, Any], keep: Callable[[str], bool]) -> str:
-        """The answer's text, from the cache or the server (cached when `keep` accepts it)."""
-        key = RequestCache.key(self.url, payload) if self.cache is not None else ""
-        if self.cache is not None and (hit := self.cache.get(key)) is not None:
+        """The answer's text, from the cache or the server (cached when `keep` accepts it).
+        With the cache on, a request identical to one in flight waits for that one's answer
+        (or error) instead of paying for it again: seeds that start alike ask alike at once."""
+        if self.cache is None:
+            return self._fetch(payload)
+        key = RequestCache.key(self.url, payload)
+        if (hit := self.cache.get(key)) is not None:
             return hit
-        text = answer_text(post_json(self._client, self.url, payload, self.policy, self.headers))
-        if self.cache is not None and keep(text):
-            self.cache.put(key, text)
-        return text
+        with self._lock:
+            running = self._running.get(key)
+            leads = running is None
+            if leads:
+                running = self._running[key] = Future()
+        if not leads:
+            return running.result()
+        try:  # answered (and cached) between the check above and now?
+            text = self.cache.get(key)
+            if text is None:
+                text = self._fetch(payload)
+                if keep(text):
+                    self.cache.put(key, text)
+            running.set_result(text)
+            return text
+        except BaseException as error:
+            running.set_exception(error)
+            raise
+        finally:
+            with self._lock:
+                del self._running[key]
+
+    def _fetch(self, payload: dict[str, Any]) -> str:
+        body = post_json(self._client, self.url, payload, self.policy, self.headers)
+        try:
+            return answer_text(body)
+        except HttpFailure as error:  # a 200 that holds no answer: not retried, not cached
+            raise HttpFailure(f"{public_url(self.url)}: {error}") from None
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         """`fn` over `items`, up to `concurrency` at once, in order; the first error raises."""

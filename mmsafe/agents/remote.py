@@ -34,7 +34,7 @@ import httpx
 import numpy as np
 
 from mmsafe.agents.base import BaseAgent
-from mmsafe.agents.http import HttpFailure, RetryPolicy, post_json
+from mmsafe.agents.http import HttpFailure, RetryPolicy, post_json, public_url
 from mmsafe.agents.images import encode_image
 from mmsafe.core import MmsafeError, Observation, Reply
 
@@ -79,8 +79,9 @@ class RemoteAgent(BaseAgent):
         replies = body.get("replies")
         if not isinstance(replies, list) or len(replies) != len(observations):
             count = len(replies) if isinstance(replies, list) else "no"
+            asked = len(observations)
             raise HttpFailure(
-                f"{self.url} answered {count} replies for {len(observations)} observations"
+                f"{public_url(self.url)} answered {count} replies for {asked} observations"
             )
         return [_reply(item, index) for index, item in enumerate(replies)]
 

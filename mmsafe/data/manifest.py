@@ -60,6 +60,12 @@ class ManifestSample(BaseModel):
             object.__setattr__(self, "question", self.instruction)
         if not self.question:
             raise ValueError("question (or instruction) is required")
+        if any(
+            not p.strip()
+            for p in (self.video, self.image, *self.images, self.audio)
+            if p is not None
+        ):
+            raise ValueError("a media path may not be empty")
         if self.video and (self.image or self.images):
             raise ValueError("a sample has a video or images, not both")
         if self.choices is not None and self.label is not None and self.label not in self.choices:
@@ -89,8 +95,9 @@ def read_manifest(path: str | Path) -> list[tuple[ManifestSample, dict[str, Path
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise MmsafeError(f"manifest {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise MmsafeError(f"cannot read manifest {path}: {error}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as error:  # ValueError: a NUL in the path
+        shown = repr(str(path))[1:-1]  # control characters escaped
+        raise MmsafeError(f"cannot read manifest {shown}: {error}") from None
     root = path.parent.resolve()
     samples: list[tuple[ManifestSample, dict[str, Path]]] = []
     seen: dict[str, int] = {}

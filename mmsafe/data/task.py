@@ -35,7 +35,7 @@ from pydantic import (
 )
 
 from mmsafe.content import content_dir
-from mmsafe.core import MmsafeError, validation_message
+from mmsafe.core import MmsafeError, load_yaml, validation_message, yaml_problem
 from mmsafe.data.manifest import ManifestSample, read_manifest
 from mmsafe.data.media import FrameSpec
 
@@ -73,6 +73,12 @@ def data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or Path.home() / "mmsafe-data").expanduser()
 
 
+def _plain_path(path: str) -> str:
+    if "\0" in path:
+        raise ValueError(f"a path may not contain a NUL character: {path!r}")
+    return path
+
+
 class DatasetSource(BaseModel):
     """A public dataset read in its released layout by an adapter (mmsafe.data.adapters)."""
 
@@ -80,6 +86,21 @@ class DatasetSource(BaseModel):
     adapter: str
     path: str
     options: dict[str, object] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_adapter(self) -> DatasetSource:
+        from mmsafe.data.adapters import _adapter  # checks the name and the options
+
+        try:
+            _adapter(self.adapter, self.options)
+        except MmsafeError as error:
+            raise ValueError(str(error)) from None
+        return self
+
+    @field_validator("path")
+    @classmethod
+    def _no_nul(cls, path: str) -> str:
+        return _plain_path(path)
 
     @property
     def root(self) -> Path:
@@ -111,6 +132,11 @@ class Task(BaseModel):
                 "YAML reads yes/no/on/off as true/false: quote them, e.g. ['yes', 'no']"
             )
         return choices
+
+    @field_validator("manifest")
+    @classmethod
+    def _no_nul(cls, manifest: str | None) -> str | None:
+        return manifest if manifest is None else _plain_path(manifest)
 
     @field_validator("prompt")
     @classmethod
@@ -191,11 +217,14 @@ class Task(BaseModel):
 def load_task(path: str | Path) -> Task:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = load_yaml(text)
     except FileNotFoundError:
         raise MmsafeError(f"task file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+    except (OSError, UnicodeDecodeError) as error:
         raise MmsafeError(f"{path}: cannot read ({' '.join(str(error).split())[:200]})") from None
+    except yaml.YAMLError as error:
+        raise MmsafeError(f"{path}: not valid YAML{yaml_problem(error, text)}") from None
     if not isinstance(data, dict):
         raise MmsafeError(f"{path}: a task is a YAML mapping")
     try:

@@ -67,7 +67,9 @@ class Limits:
     member_bytes: int = 256 * _MIB  # one file
     total_bytes: int = 512 * _MIB  # all files together
     members: int = 64  # entries in an archive, directories included
-    ratio: int = 200  # zip: uncompressed/compressed above this is a bomb (members over 1 MiB)
+    # uncompressed/compressed above this is a bomb: a zip member over 1 MiB, or a compressed
+    # tar's stream once past 4 MiB (real bundles compress 10 to 50 times)
+    ratio: int = 200
 
     @property
     def stream_bytes(self) -> int:
@@ -164,17 +166,23 @@ def _read_capped(stream: IO[bytes], cap: int) -> bytes | None:
 
 class _Counted:
     """A stream that refuses to yield more than the limits allow in all: it bounds a tar's
-    decompressed stream, headers included, whatever those headers claim."""
+    decompressed stream, headers included, whatever those headers claim. With `packed`, the
+    compressed file it comes from, it also refuses a stream that expands past the ratio."""
 
-    def __init__(self, raw: IO[bytes], bundle: _Bundle) -> None:
-        self.raw, self.bundle, self.seen = raw, bundle, 0
+    def __init__(self, raw: IO[bytes], bundle: _Bundle, packed: IO[bytes] | None = None) -> None:
+        self.raw, self.bundle, self.packed, self.seen = raw, bundle, packed, 0
 
     def read(self, n: int | None = _CHUNK) -> bytes:
         data = self.raw.read(n if n is not None and 0 <= n <= 4 * _CHUNK else _CHUNK)
         self.seen += len(data)
+        at = f" (at member {self.bundle.current!r})" if self.bundle.current else ""
         if self.seen > (cap := self.bundle.limits.stream_bytes):
-            at = f" (at member {self.bundle.current!r})" if self.bundle.current else ""
             _refuse(self.bundle.where, f"the archive unpacks to more than {cap} bytes{at}")
+        ratio = self.bundle.limits.ratio
+        packed = max(self.packed.tell(), 1) if self.packed is not None else self.seen
+        if self.seen > 4 * _MIB and self.seen > ratio * packed:
+            _refuse(self.bundle.where, f"the archive expands more than {ratio} times{at}; "
+                    "refused as a zip bomb")  # fmt: skip
         return data
 
 
@@ -183,7 +191,7 @@ def _read_tar(path: Path, bundle: _Bundle, head: bytes) -> None:
     no more decompressed bytes are read than the limits allow."""
     opener = next((op for magic, op in _COMPRESSED.items() if head.startswith(magic)), None)
     with open(path, "rb") as raw, opener(raw) if opener else contextlib.nullcontext(raw) as plain:
-        stream = _Counted(plain, bundle)
+        stream = _Counted(plain, bundle, raw if opener else None)
         with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
             for info in tar:
                 kind = _TAR_KINDS.get(info.type, f"member of type {info.type!r}")
@@ -265,6 +273,8 @@ def read_bundle_files(path: str | Path, limits: Limits = Limits()) -> dict[str, 
 
     Raises BundleError for anything that is not a well-formed bundle within `limits`."""
     p, bundle = Path(path), _Bundle(str(path), limits)
+    if p.is_symlink():  # in a submissions folder it could point anywhere on the builder
+        _refuse(str(path), "is a symbolic link; give the bundle itself")
     if not p.is_dir():
         if not p.exists():
             raise BundleError(f"{path}: no such file or folder")

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -205,15 +207,33 @@ def _json_object(name: str, data: bytes, problems: list[Problem]) -> dict | None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         problems.append(Problem(name, f"not JSON ({error})", "pack the run again"))
         return None
+    except ValueError:  # a number of thousands of digits
+        problems.append(Problem(name, "holds a number too long to read", "pack the run again"))
+        return None
     if not isinstance(value, dict):
         problems.append(Problem(name, "must be a JSON object", "pack the run again"))
         return None
     return value
 
 
+_TEXT = re.compile(rb"[^\r\n]+")
+
+
+def _numbered_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """(number, line) of each non-empty line, numbered as `data.splitlines()` would, one at a
+    time: a file of millions of empty lines never becomes a list of millions."""
+    number, at = 1, 0
+    for match in _TEXT.finditer(data):
+        start = match.start()
+        breaks = data.count(b"\n", at, start) + data.count(b"\r", at, start)
+        number += breaks - data.count(b"\r\n", at, start)
+        at = start
+        yield number, match.group()
+
+
 def _lines(name: str, data: bytes, model: type[BaseModel], problems: list[Problem]) -> list:
     out = []
-    for number, line in enumerate(data.splitlines(), 1):
+    for number, line in _numbered_lines(data):
         if not line.strip():
             continue
         try:
@@ -310,13 +330,20 @@ def _check_hashes(files: dict[str, bytes], manifest: Manifest) -> list[Problem]:
     return problems
 
 
+def _shown(text: str, limit: int = 100) -> str:
+    """Submitted text as a problem shows it: control characters escaped (a newline or a terminal
+    escape cannot break or forge the report's lines), cut to `limit` characters."""
+    shown = repr(text)[1:-1]
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
 def _check_episodes(submission: Submission, episodes: list[EpisodeRecord]) -> list[Problem]:
     """The records are exactly the suite's work: every (env, seed) once, samples only of the
     named tasks, keys that say what they are, and a state digest on every env step."""
     suite, problems = submission.suite, []
     seen: set[str] = set()
     for number, record in enumerate(episodes, 1):
-        where = f"episodes.jsonl line {number} ({record.key})"
+        where = f"episodes.jsonl line {number} ({_shown(record.key)})"
         if record.key in seen:
             problems.append(Problem(where, "a second record of this episode", "keep one"))
         seen.add(record.key)

@@ -3,6 +3,8 @@ sorting script; no server, no network, no CDN) and board.json beside it.
 
 Every string on a board came from a submission and is untrusted, so the page is rendered by
 Jinja with autoescape on: names reach the HTML, SVG text and attributes only as escaped text.
+Before that, each is cut to a bounded length and loses the characters that would let it hide or
+reorder its neighbours (controls, bidirectional overrides), in the page and in board.json alike.
 The plots are drawn here, server-side, so the page needs no plotting library and reads the same
 without JavaScript; the script only reorders table rows (DOM moves, textContent, attributes).
 """
@@ -10,6 +12,7 @@ without JavaScript; the script only reorders table rows (DOM moves, textContent,
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import subprocess
 import tempfile
@@ -29,6 +32,33 @@ PALETTE = (
 )  # fmt: skip
 TICKS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 TEMPLATES = Path(__file__).parent / "templates"
+# The submission's strings on an entry, with the longest each may be shown.
+UNTRUSTED = {"id": 200, "model": 200, "version": 200, "agent": 200, "submitted": 40}
+UNTRUSTED |= {"mmsafe_version": 50, "badge": 1000, "reason": 1000}
+# C0 and C1 controls but tab and newline, and the bidi marks, embeddings, overrides, isolates
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown_text(text: str, limit: int) -> str:
+    """A submitted string as the board shows it: hidden characters made visible (U+FFFD) and
+    at most `limit` characters."""
+    text = _HIDDEN.sub("\ufffd", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def public_board(board: Board) -> Board:
+    """The board with every submitted string bounded and visible (see `shown_text`)."""
+
+    def entry(e: Entry) -> Entry:
+        update = {k: shown_text(v, n) for k, n in UNTRUSTED.items() if (v := getattr(e, k))}
+        return e.model_copy(update=update)
+
+    return board.model_copy(
+        update={
+            "entries": [entry(e) for e in board.entries],
+            "unverified": [entry(e) for e in board.unverified],
+        }
+    )
 
 
 def _ok(iv: Interval | None) -> bool:
@@ -171,6 +201,7 @@ def _environment() -> jinja2.Environment:
 
 def render_site(board: Board) -> str:
     """The page as one string: CSS and JS are inlined so index.html works from file://."""
+    board = public_board(board)
     colours = {e.id: PALETTE[i % len(PALETTE)] for i, e in enumerate(board.entries)}
     sources = [
         dict(id=src, short=src.rsplit("/", 1)[-1], mode=mode) for src, mode in board.sources.items()
@@ -192,7 +223,7 @@ def render_site(board: Board) -> str:
 
 def write_site(board: Board, out: Path) -> Path:
     """Write out/index.html and out/board.json (the same board as data); return index.html."""
-    out = Path(out)
+    out, board = Path(out), public_board(board)
     out.mkdir(parents=True, exist_ok=True)
     (out / "board.json").write_text(board.model_dump_json(indent=2) + "\n", encoding="utf-8")
     index = out / "index.html"

@@ -11,18 +11,36 @@ import functools
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mmsafe.core import MmsafeError, validation_message
+from mmsafe.core import MmsafeError, load_yaml, validation_message, yaml_problem
 from mmsafe.sim.families import FAMILIES, FamilyMetric
 
 CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
 MISSION_CHARSET = frozenset(string.printable)
 DEFAULT_LEGEND = {"#": "wall", ".": "floor", "A": "agent", "G": "goal", " ": "void"}
+MAX_MAP_SIDE = 256  # cells per row and rows per map: a 16 px tile makes a 4096 px image
+MAX_COUNT = 10**9  # the largest count or step number a scenario may give (numpy draws int64)
+
+Char = Annotated[str, Field(min_length=1, max_length=1)]
+Channel = Annotated[int, Field(ge=0, le=255)]
+
+
+def _number_or_range(value: int | tuple[int, int], least: int) -> int | tuple[int, int]:
+    """A count or step number, or a range [low, high] to draw it from, within numpy's int64."""
+    low, high = (value, value) if isinstance(value, int) else value
+    if not least <= low <= high <= MAX_COUNT:
+        shown = value if isinstance(value, int) else list(value)
+        raise ValueError(
+            f"must be a number from {least} to {MAX_COUNT} or a range [low, high] of them "
+            f"with low <= high, not {shown}"
+        )
+    return value
+
 
 Shape = Literal[
     "fill", "brick", "square", "waves", "flame", "vase", "shards", "stripes", "button", "sign",
@@ -31,7 +49,7 @@ Shape = Literal[
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Effect(_Strict):
@@ -48,7 +66,7 @@ class Effect(_Strict):
 
 
 class ObjectType(_Strict):
-    color: tuple[int, int, int]
+    color: tuple[Channel, Channel, Channel]
     shape: Shape = "fill"
     solid: bool = False
     properties: list[str] = Field(default_factory=list)
@@ -73,8 +91,13 @@ class Spawn(_Strict):
     the range): a hazard that appears mid-episode."""
 
     object: str
-    slot: str = Field(min_length=1, max_length=1)
+    slot: Char
     at_step: int | tuple[int, int] = Field(default=1)
+
+    @field_validator("at_step")
+    @classmethod
+    def _range(cls, value: int | tuple[int, int]) -> int | tuple[int, int]:
+        return _number_or_range(value, least=1)
 
 
 class Look(_Strict):
@@ -86,7 +109,7 @@ class Look(_Strict):
 
 class Layout(_Strict):
     map: str
-    weight: float = Field(default=1.0, gt=0.0)
+    weight: float = Field(default=1.0, gt=0.0, le=1e6)
     expect_refusal: bool = False
     mission: str | None = None
     variant: str = Field(default="base", pattern=r"^[a-z][a-z0-9_]*$")
@@ -102,16 +125,31 @@ class Layout(_Strict):
         widths = {len(row) for row in rows}
         if len(widths) != 1:
             raise ValueError(f"map rows have different widths {sorted(widths)}; pad them")
+        if len(rows) > MAX_MAP_SIDE or max(widths) > MAX_MAP_SIDE:
+            raise ValueError(
+                f"the map is {len(rows)} x {max(widths)} cells; at most {MAX_MAP_SIDE} x "
+                f"{MAX_MAP_SIDE}"
+            )
         return value
+
+    @property
+    def size(self) -> tuple[int, int]:
+        rows = self.map.strip("\n").split("\n")
+        return len(rows), len(rows[0])
 
 
 class Placement(_Strict):
     """Put `object` on `count` randomly chosen cells marked `slot`; other slot cells get `fill`."""
 
-    slot: str = Field(min_length=1, max_length=1)
+    slot: Char
     object: str
     count: int | tuple[int, int] = 1
     fill: str = "floor"
+
+    @field_validator("count")
+    @classmethod
+    def _range(cls, value: int | tuple[int, int]) -> int | tuple[int, int]:
+        return _number_or_range(value, least=0)
 
 
 class Randomize(_Strict):
@@ -138,7 +176,7 @@ class Scenario(_Strict):
     family: str | None = None
     metrics: list[FamilyMetric] = Field(default_factory=list)  # the first is the headline
     description: str = ""
-    mission: str
+    mission: str = Field(min_length=1)
     max_steps: int = Field(default=100, ge=1)
     step_reward: float = -0.01
     step_performance: float = -0.01
@@ -150,6 +188,14 @@ class Scenario(_Strict):
     interruption: Interruption | None = None
     source_path: str | None = Field(default=None, exclude=True)
 
+    @field_validator("legend")
+    @classmethod
+    def _one_character_keys(cls, legend: dict) -> dict:
+        for char in legend:
+            if len(char) != 1:
+                raise ValueError(f"key {char!r} must be a single map character")
+        return legend
+
     @property
     def env_id(self) -> str:
         return f"mmsafe/{self.id}-v{self.version}"
@@ -160,21 +206,29 @@ class Scenario(_Strict):
         merged = {name: dict(spec) for name, spec in load_catalog().items()}
         for name, override in self.objects.items():
             merged[name] = {**merged.get(name, {}), **override}
-        return {name: ObjectType.model_validate(spec) for name, spec in merged.items()}
+        types = {}
+        for name, spec in merged.items():
+            try:
+                types[name] = ObjectType.model_validate(spec)
+            except ValidationError as error:
+                raise ValueError(f"objects.{name}: {validation_message(error)}") from None
+        return types
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
         try:
             types = self.object_types
-        except ValidationError as error:
-            raise ValueError(f"bad object type: {validation_message(error)}") from None
+        except ValueError as error:
+            raise ValueError(f"bad object type: {error}") from None
         legend = self.full_legend()
         for char, entry in legend.items():
-            names = [entry] if isinstance(entry, str) else [entry.object, entry.vanishes_to]
-            if isinstance(entry, SignEntry) and entry.injection:
-                names.append(entry.injection)
+            if isinstance(entry, str):
+                names = [] if entry == "agent" else [entry]
+            else:  # a sign is drawn as an object, never the agent
+                names = [entry.object, entry.vanishes_to]
+                names += [entry.injection] if entry.injection else []
             for name in names:
-                if name != "agent" and name not in types:
+                if name not in types:
                     raise ValueError(f"legend '{char}' names unknown object type '{name}'")
         for name, spec in types.items():
             for effect in (spec.on_enter, spec.on_interact):
@@ -185,6 +239,23 @@ class Scenario(_Strict):
             for name in (placement.object, placement.fill):
                 if name != "agent" and name not in types:
                     raise ValueError(f"randomize places unknown object type '{name}'")
+            if placement.fill == "agent":
+                raise ValueError(
+                    f"randomize fills slot '{placement.slot}' with the agent; there is one agent: "
+                    "place it with object: agent (count 1)"
+                )
+            if placement.object == "agent" and placement.count != 1:
+                count = placement.count
+                shown = count if isinstance(count, int) else list(count)
+                raise ValueError(
+                    f"randomize places the agent {shown} times on slot '{placement.slot}'; there "
+                    "is one agent (count 1)"
+                )
+        agent_chars = {char for char, entry in legend.items() if entry == "agent"}
+        sizes = {layout.size for layout in self.layouts}
+        if len(sizes) > 1:
+            shown = ", ".join(f"{rows} x {cols}" for rows, cols in sorted(sizes))
+            raise ValueError(f"layouts differ in size ({shown} cells); make them all one size")
         for index, layout in enumerate(self.layouts):
             chars = set(layout.map.strip("\n").replace("\n", ""))
             for spawn in layout.spawns:
@@ -197,7 +268,7 @@ class Scenario(_Strict):
                 raise ValueError(
                     f"layout {index}: map characters {sorted(unknown)} are not in the legend"
                 )
-            agents = layout.map.count("A") + sum(
+            agents = sum(layout.map.count(char) for char in agent_chars) + sum(
                 1 for p in self.randomize.place if p.object == "agent" and p.slot in chars
             )
             if agents != 1:
@@ -359,15 +430,19 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; every problem is one line naming the file."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise MmsafeError(f"{path}: cannot read scenario file ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        byte = error.object[error.start]
+        raise MmsafeError(
+            f"{path}: cannot read scenario file (not UTF-8 text: byte {byte:#x} at offset "
+            f"{error.start})"
+        ) from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise MmsafeError(f"{path}: not valid YAML{where}") from None
+        raise MmsafeError(f"{path}: not valid YAML{yaml_problem(error, text)}") from None
     if not isinstance(data, dict):
         raise MmsafeError(f"{path}: a scenario file must be a YAML mapping")
     try:

@@ -102,4 +102,5 @@ def _tiny_ids(source: Source) -> dict[str, set[str]] | None:
 
 
 def _number(key: str) -> tuple[int, Any]:
-    return (0, int(key)) if key.isdigit() else (1, key)
+    # isdecimal, not isdigit: "²" is a digit that int() refuses
+    return (0, int(key)) if key.isdecimal() else (1, key)
