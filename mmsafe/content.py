@@ -41,8 +41,12 @@ def scenario_files() -> list[Path]:
 
 def env_id_of(path: Path) -> str | None:
     """The env id a scenario file declares, read without parsing the whole file (cheap enough
-    for start-up). `load_scenario` checks that the full parse agrees."""
-    text = path.read_text()
+    for start-up). `load_scenario` checks that the full parse agrees. None for a file with no
+    id, or one that is not UTF-8 text (so that gymnasium's start-up never fails on it)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
     found = _ID.search(text)
     if not found:
         return None
@@ -58,7 +62,7 @@ def scenario_index() -> dict[str, Path]:
     for path in scenario_files():
         env_id = env_id_of(path)
         if env_id is None:
-            raise MmsafeError(f"{path}: no top-level 'id:' line")
+            raise MmsafeError(f"{path}: no top-level 'id:' line (or not readable UTF-8 text)")
         if env_id in index:
             raise MmsafeError(f"{path} and {index[env_id]} both declare {env_id}; rename one")
         index[env_id] = path
