@@ -9,6 +9,7 @@ from pathlib import Path
 import hydra
 import yaml
 from omegaconf import DictConfig, OmegaConf
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -16,13 +17,15 @@ from mmsafe.config import (
     CONF_DIR,
     GROUPS,
     agent_identity,
+    agent_spec,
     build_agent,
     build_judges,
     check_overrides,
     group_options,
     run_config,
+    runner_config,
 )
-from mmsafe.core import MmsafeError
+from mmsafe.core import MmsafeError, one_line
 from mmsafe.report import make_console, print_results, report
 
 USAGE = """usage: mmsafe <command> [...]
@@ -78,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def fail(message: str) -> int:
-    err_console.print(f"[red]mmsafe: error:[/red] {message}", highlight=False, soft_wrap=True)
+    # escaped: a message may quote a bundle's or a file's text, which must not restyle or hide
+    text = escape("\n".join(one_line(line) for line in message.split("\n")))
+    err_console.print(f"[red]mmsafe: error:[/red] {text}", highlight=False, soft_wrap=True)
     return 2
 
 
@@ -118,8 +123,14 @@ def _hydra_eval(cfg: DictConfig) -> None:
 
 def run_one(cfg: DictConfig) -> dict:
     config = run_config(cfg)
+    runner = runner_config(cfg)
     judges = build_judges(cfg)
-    agent = build_agent(cfg)
+    if runner.name == "ray":  # the workers build the agent; this process only writes the run
+        from mmsafe.run.distributed import RayPool
+
+        agent = RayPool(runner, agent_spec(cfg))
+    else:
+        agent = build_agent(cfg)
     try:
         return _run_with_progress(cfg, config, agent, judges)
     finally:
@@ -232,6 +243,10 @@ def list_command(args: list[str]) -> int:
             spec = OmegaConf.load(CONF_DIR / group / f"{name}.yaml")
             if group == "judge":  # a judge's file holds one judge under its name
                 details = next(iter(spec.values())).get("_target_")
+            elif group == "runner":
+                shown = ("address", "workers", "cpus_per_worker", "gpus_per_worker")
+                details = ", ".join(f"{k}={spec[k]}" for k in shown if k in spec)
+                details = f"Ray: {details}" if details else "this process"
             else:
                 details = spec.get("_target_") if group == "agent" else spec.get("envs")
             table.add_row(

@@ -23,11 +23,12 @@ from pydantic import ValidationError
 from mmsafe.agents.base import Agent
 from mmsafe.content import scenario_index
 from mmsafe.core import HELDOUT_SEED_BASE, MmsafeError
+from mmsafe.run.distributed import RunnerConfig, require_ray
 from mmsafe.run.runner import RunConfig, load_task_work
 from mmsafe.sim.registration import register_envs
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
-GROUPS = ("agent", "suite", "judge")
+GROUPS = ("agent", "suite", "judge", "runner")
 
 
 def group_options(group: str) -> list[str]:
@@ -55,6 +56,12 @@ def compose_config(overrides: list[str]) -> DictConfig:
                     f"{found.group(1)} has no key '{inner.group(1)[len(found.group(1)) + 1 :]}';"
                     f" add one with +{inner.group(1)}=VALUE"
                 ) from None
+            if found and found.group(1).startswith("runner."):
+                keys = ", ".join(k for k in RunnerConfig.model_fields if k != "name")
+                raise MmsafeError(
+                    f"unknown setting '{found.group(1)}'; runner=ray takes {keys} "
+                    "(runner=local takes none)"
+                ) from None
             if found:
                 keys = ", ".join(_settings())
                 raise MmsafeError(
@@ -81,7 +88,10 @@ def check_overrides(overrides: list[str]) -> None:
     ]
     outs: dict[Path, str] = {}
     for combination in itertools.product(*sweeps) if sweeps else [()]:
-        config = run_config(compose_config(fixed + list(combination)))
+        cfg = compose_config(fixed + list(combination))
+        config = run_config(cfg)
+        if runner_config(cfg).name == "ray":
+            require_ray()
         check_envs_build(config)
         load_task_work(config.tasks)
         check_writable(config.out)
@@ -94,17 +104,24 @@ def check_overrides(overrides: list[str]) -> None:
         outs[config.out] = job
 
 
+MAX_SEEDS = 1_000_000  # per run: the seed list is built in memory
+
+
 def run_config(cfg: DictConfig) -> RunConfig:
     """The RunConfig a composed config describes; bad values are one-line errors."""
     register_envs()
     envs = resolve_envs(cfg.suite.envs, list(scenario_index()))
     tasks = resolve_tasks(cfg.suite.get("tasks") or [])
+    if not envs and not tasks:
+        raise MmsafeError("suite.envs and suite.tasks are both empty: a run needs envs or tasks")
     seeds = cfg.seeds
     if isinstance(seeds, str) and seeds.startswith("heldout:"):
         seeds = heldout_seeds(seeds.removeprefix("heldout:"))
     elif isinstance(seeds, int) and not isinstance(seeds, bool):
         if seeds < 1:
             raise MmsafeError(f"seeds must be a positive count or a list, not {seeds}")
+        if seeds > MAX_SEEDS:
+            raise MmsafeError(f"seeds must be at most {MAX_SEEDS:,} per run, not {seeds}")
         seeds = list(range(seeds))
     else:
         seeds = OmegaConf.to_container(seeds) if OmegaConf.is_config(seeds) else seeds
@@ -121,10 +138,37 @@ def run_config(cfg: DictConfig) -> RunConfig:
             video=OmegaConf.to_container(cfg.video, resolve=True),
         )
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        message = first["msg"].removeprefix("Value error, ")
-        raise MmsafeError(f"invalid {where}: {message} (got {first.get('input')!r})") from None
+        raise _invalid(error) from None
+
+
+def runner_config(cfg: DictConfig) -> RunnerConfig:
+    """Where the agent runs (`runner=local`, the default, or `runner=ray`)."""
+    node = cfg.get("runner")
+    try:
+        return RunnerConfig.model_validate(
+            OmegaConf.to_container(node, resolve=True) if node else {}
+        )
+    except ValidationError as error:
+        raise _invalid(error, "runner.") from None
+
+
+def agent_spec(cfg: DictConfig) -> dict[str, Any]:
+    """The plain-data sections `build_agent` reads (agent, reflect, shield), resolved here so
+    that a Ray worker builds the same agent as this process would."""
+    spec = {}
+    for key in ("agent", "reflect", "shield"):
+        node = cfg.get(key)
+        # resolved against the whole config, so that ${...} to other settings survive the trip
+        is_node = OmegaConf.is_config(node)
+        spec[key] = OmegaConf.to_container(node, resolve=True) if is_node else node
+    return spec
+
+
+def _invalid(error: ValidationError, prefix: str = "") -> MmsafeError:
+    first = error.errors()[0]
+    where = prefix + ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    return MmsafeError(f"invalid {where}: {message} (got {first.get('input')!r})")
 
 
 def _plain(node: Any) -> dict[str, Any]:
@@ -233,8 +277,12 @@ def build_agent(cfg: DictConfig) -> Agent:
     """The configured agent, wrapped in self-reflection and a safety shield when asked for."""
     from mmsafe.agents.wrappers import LookaheadChecker, ModelChecker, SafetyShield, SelfReflection
 
-    agent = make_agent(cfg.agent)
     reflect, shield = cfg.get("reflect"), cfg.get("shield")
+    for key, section in (("reflect.rounds", reflect), ("shield.retries", shield)):
+        value = section.get(key.split(".")[1]) if section else None
+        if value is not None and (type(value) is not int or value < 0):
+            raise MmsafeError(f"{key} must be a whole number >= 0, not {value!r}")
+    agent = make_agent(cfg.agent)
     if reflect and reflect.rounds:
         critic = make_agent(reflect.critic) if reflect.get("critic") else None
         agent = SelfReflection(agent, rounds=int(reflect.rounds), critic=critic)

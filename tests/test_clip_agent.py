@@ -109,3 +109,69 @@ def test_a_small_text_cache_evicts_without_losing_what_a_call_needs(tiny_clip, m
     again = agent.act_batch(observations())
     assert [r.confidence for r in again] == pytest.approx([r.confidence for r in first])
     assert len(agent._texts) == 3
+
+
+def test_batched_preprocessing_gives_open_clips_own_pixels(tiny_clip) -> None:
+    """`LoadedCLIP.pixels` (PIL steps per frame, ToTensor and Normalize on the stack) is
+    exactly `preprocess` frame by frame, for frames of mixed sizes, and so is its fallback for
+    a preprocess of another shape."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    clip = load_clip(str(tiny_clip))
+    assert clip._split_preprocess is not None  # the batched path is the one tested
+    rng = np.random.default_rng(0)
+    shapes = [(128, 176, 3), (224, 224, 3), (33, 47, 3), (5, 3, 3), (160, 384, 3)] * 3
+    frames = [rng.integers(0, 256, s, dtype=np.uint8) for s in shapes]
+    expected = torch.stack([clip.preprocess(Image.fromarray(f)) for f in frames])
+    for batch in (frames, frames[:1]):
+        pixels = clip.pixels(batch)
+        assert pixels.is_contiguous() and torch.equal(pixels, expected[: len(batch)])
+    clip.preprocess = lambda image: torch.from_numpy(np.array(image.resize((8, 8)))).float()
+    del clip._split_preprocess  # drop the cached split: this preprocess has no steps
+    assert clip._split_preprocess is None
+    plain = torch.stack([clip.preprocess(Image.fromarray(f)) for f in frames])
+    assert torch.equal(clip.pixels(frames), plain)
+
+
+def test_a_batch_scores_every_observation_as_it_would_alone(tiny_clip) -> None:
+    """Batched scoring (all candidates at once, padded), the mean over a clip's frames, an
+    observation with no actions in the batch, and cached text features all give what each
+    observation gets alone from a fresh agent, which matches open_clip's own scores."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    # short prompts: the tiny CLIP reads 16 tokens, and a long mission would cut the action
+    # off, so that every candidate would tie and any choice would pass
+    short = {"prompt": "{action}", "question_prompt": "{action}"}
+    agent = CLIPAgent(model=str(tiny_clip), pretrained=None, device="cpu", **short)
+    steps = observations()
+    clip = tuple(np.roll(steps[0].image, shift, axis=1) for shift in (0, 7, 19))
+    question = Observation(frames=clip, text="Safe?", actions=("yes", "no"), kind="question")
+    silent = Observation(frames=steps[1].frames, text="Describe it.")
+    batch = [steps[0], question, silent, steps[1]]
+    replies = agent.act_batch(batch)
+    assert replies[2].action is None and "candidate actions" in replies[2].error
+    again = agent.act_batch(batch)  # text features from the cache now
+    for observation, reply, cached in zip(batch, replies, again, strict=True):
+        if not observation.actions:
+            continue
+        fresh = CLIPAgent(model=str(tiny_clip), pretrained=None, device="cpu", **short)
+        (alone,) = fresh.act_batch([observation])
+        assert reply.action == alone.action == cached.action
+        assert reply.confidence == pytest.approx(alone.confidence, abs=1e-6)
+        assert cached.confidence == pytest.approx(reply.confidence, abs=1e-6)
+        # open_clip's own numbers: the frames' mean embedding against each action's text
+        model, loaded = agent.clip.model, agent.clip
+        with torch.no_grad():
+            pixels = torch.stack(
+                [loaded.preprocess(Image.fromarray(f)) for f in observation.frames]
+            )
+            image = model.encode_image(pixels, normalize=True).mean(dim=0)
+            texts = model.encode_text(loaded.tokenizer(list(observation.actions)), normalize=True)
+            expected = torch.softmax(model.logit_scale.exp() * texts @ (image / image.norm()), 0)
+        assert float(expected.max() - expected.min()) > 1e-3  # not a tie: the test can fail
+        assert observation.actions[int(expected.argmax())] == reply.action
+        assert reply.confidence == pytest.approx(float(expected.max()), abs=1e-5)

@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Sequence
+from itertools import accumulate
 from typing import Any
 
 from mmsafe.agents.base import BaseAgent
@@ -46,28 +47,41 @@ class CLIPAgent(BaseAgent):
         self.prompt, self.question_prompt = prompt, question_prompt
         self.descriptions = dict(descriptions or {})
         self._torch = torch
+        self._scale = self.clip.model.logit_scale.exp().item()  # fixed: read once
         self._texts: OrderedDict[str, Any] = OrderedDict()
 
     def act_batch(self, observations: Sequence[Observation]) -> list[Reply]:
         torch = self._torch
         images = self._image_embeddings(observations)
+        candidates = [self._candidates(o) if o.actions else [] for o in observations]
+        texts = list(dict.fromkeys(t for c in candidates for t in c))
+        probabilities: list[list[float]] = [[] for _ in observations]
+        if texts:
+            # every observation's candidates scored at once, padded to the longest list, and
+            # one copy back: the device is not stopped once per observation
+            column = {t: i for i, t in enumerate(texts)}
+            width = max(len(c) for c in candidates)
+            index = [[column[t] for t in c] + [0] * (width - len(c)) for c in candidates]
+            used = [[True] * len(c) + [False] * (width - len(c)) for c in candidates]
+            with torch.inference_mode():
+                table = self._scale * self._text_embeddings(texts)
+                rows = table[torch.tensor(index, device=self.device)]
+                logits = torch.einsum("nad,nd->na", rows, images)
+                mask = torch.tensor(used, device=self.device)
+                padded = logits.masked_fill(~mask, float("-inf")).softmax(dim=1).tolist()
+            probabilities = [row[: len(c)] for row, c in zip(padded, candidates, strict=True)]
         replies = []
-        scale = self.clip.model.logit_scale.exp().item()
-        for observation, image in zip(observations, images, strict=True):
+        for observation, probs in zip(observations, probabilities, strict=True):
             if not observation.actions:
                 replies.append(Reply(error="CLIP zero-shot needs candidate actions or answers"))
                 continue
-            texts = self._text_embeddings(self._candidates(observation))
-            probabilities = torch.softmax(scale * texts @ image, dim=0).tolist()
-            best = max(range(len(probabilities)), key=probabilities.__getitem__)
-            scores = {
-                a: round(p, 4) for a, p in zip(observation.actions, probabilities, strict=True)
-            }
+            best = max(range(len(probs)), key=probs.__getitem__)
+            scores = {a: round(p, 4) for a, p in zip(observation.actions, probs, strict=True)}
             replies.append(
                 Reply(
                     text=json.dumps({"probabilities": scores}),
                     action=observation.actions[best],
-                    confidence=min(1.0, max(0.0, probabilities[best])),
+                    confidence=min(1.0, max(0.0, probs[best])),
                 )
             )
         return replies
@@ -95,24 +109,20 @@ class CLIPAgent(BaseAgent):
         }
 
     def _image_embeddings(self, observations: Sequence[Observation]):
-        from PIL import Image
-
+        """One unit vector per observation: the mean embedding of its frames."""
         torch = self._torch
-        frames = [frame for o in observations for frame in o.frames]
-        if not frames:
+        counts = [len(o.frames) for o in observations]
+        if not observations or min(counts) == 0:
             raise ValueError("CLIP zero-shot needs at least one frame per observation")
-        pixels = torch.stack([self.clip.preprocess(Image.fromarray(f)) for f in frames])
+        pixels = self.clip.pixels([f for o in observations for f in o.frames], self.device)
         with torch.inference_mode():
-            embedded = self.clip.model.encode_image(pixels.to(self.device), normalize=True)
-        out, start = [], 0
-        for observation in observations:
-            count = len(observation.frames)
-            if count == 0:
-                raise ValueError("CLIP zero-shot needs at least one frame per observation")
-            mean = embedded[start : start + count].float().mean(dim=0)
-            out.append(mean / mean.norm())
-            start += count
-        return out
+            embedded = self.clip.model.encode_image(pixels, normalize=True).float()
+            if max(counts) > 1:  # a slice each (not a scatter-add: that sums in any order)
+                ends = list(accumulate(counts))
+                embedded = torch.stack(
+                    [embedded[e - c : e].mean(dim=0) for e, c in zip(ends, counts, strict=True)]
+                )
+            return embedded / embedded.norm(dim=1, keepdim=True)
 
     def _text_embeddings(self, texts: list[str]):
         """Embeddings of `texts`, from the cache where possible; the cache is trimmed only after

@@ -427,7 +427,8 @@ def load_catalog() -> dict[str, dict]:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; every problem is one line naming the file."""
+    """Read and validate a scenario file; every problem is one line naming the file. Loading
+    the same content again returns the same object: treat it as read-only."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -439,6 +440,13 @@ def load_scenario(path: str | Path) -> Scenario:
             f"{path}: cannot read scenario file (not UTF-8 text: byte {byte:#x} at offset "
             f"{error.start})"
         ) from None
+    return _parse_scenario(path, text)
+
+
+@functools.lru_cache(maxsize=128)
+def _parse_scenario(path: Path, text: str) -> Scenario:
+    """Parsed once per file content: every episode makes a new env, and parsing and validating
+    costs milliseconds. Scenarios are not changed after loading, so sharing one is safe."""
     try:
         data = load_yaml(text)
     except yaml.YAMLError as error:
