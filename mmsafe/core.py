@@ -28,7 +28,16 @@ def validation_message(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
-    return f"{where}: {message}" if where else message
+    return one_line(f"{where}: {message}" if where else message)
+
+
+_CONTROL = {code: f"\\x{code:02x}" for code in [*range(32), 127]} | {10: "\\n", 13: "\\r", 9: "\\t"}
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters escaped (a newline shows as \\n), so that a value a user
+    wrote can never break an error message into several lines or restyle a terminal."""
+    return text.translate(_CONTROL)
 
 
 MAX_YAML_VALUES = 100_000  # values a YAML document may expand to, its aliases followed

@@ -6,8 +6,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 import mmsafe
+
+# CI replays the same examples every run, so that a red run means a change broke something and
+# not that the search happened on a new input; elsewhere every run explores fresh inputs (and
+# pins what it finds with @example).
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_IDS = mmsafe.register_envs()

@@ -172,3 +172,11 @@ def test_values_of_hydra_flags_are_not_taken_for_overrides():
 
     args = ["--cfg", "job", "-m", "agent=oracle,reckless", "-p", "agent", "seeds=3"]
     assert overrides_in(args) == ["agent=oracle,reckless", "seeds=3"]
+
+
+def test_an_error_quoting_hostile_text_cannot_restyle_or_hide_itself(capsys):
+    from mmsafe.cli import fail
+
+    assert fail("bad member '[black on black]hidden[/black on black]x\x1b[2J'") == 2
+    err = capsys.readouterr().err
+    assert "[black on black]hidden[/black on black]x" in err and "\x1b[2J" not in err

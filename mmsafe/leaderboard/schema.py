@@ -192,8 +192,8 @@ def _fix_for(error: dict) -> str:
 def _problems(where: str, error: ValidationError) -> list[Problem]:
     out = []
     for item in error.errors()[:5]:
-        field = ".".join(str(part) for part in item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
+        field = _shown(".".join(str(part) for part in item["loc"]))
+        message = _shown(item["msg"].removeprefix("Value error, "), 300)
         out.append(Problem(f"{where}: {field}" if field else where, message, _fix_for(item)))
     return out
 

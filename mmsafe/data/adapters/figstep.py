@@ -51,7 +51,7 @@ def read(source: Source, options: Options) -> None:
             source.problem(where, f"expected {len(COLUMNS)} fields ({', '.join(COLUMNS)})")
             continue
         dataset, category, task = row["dataset"], row["category_id"], row["task_id"]
-        if not (category.isdigit() and task.isdigit()):
+        if not (category.isdecimal() and task.isdecimal()):  # "²" is a digit int() refuses
             source.problem(where, f"category_id {category!r} and task_id {task!r} must be numbers")
             continue
         source.add(
