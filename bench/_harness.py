@@ -254,3 +254,16 @@ def table(rows: list[Row]) -> str:
             lines.append("")
         lines.append(line(cells))
     return "\n".join(lines)
+
+
+def report(rows: list[Row], notes: str, start: float) -> int:
+    """Print the table, the notes, every failed check and the total time; the exit status is 1
+    when a check failed."""
+    print(table(rows))
+    print()
+    print(notes)
+    bad = [r for r in rows if not r.ok]
+    for r in bad:
+        print(f"CHECK FAILED: {r.case}: {r.check}")
+    print(f"total {time.perf_counter() - start:.0f} s")
+    return 1 if bad else 0

@@ -32,7 +32,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
-from _harness import Row, Rows, machine, nothing, table, timed  # noqa: E402
+from _harness import Row, Rows, machine, nothing, report, timed  # noqa: E402
 
 MMSAFE_ENV = "mmsafe/HazardLava-v0"
 MINIGRID_ENV = "MiniGrid-LavaCrossingS9N1-v0"
@@ -203,14 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     rows: list[Row] = [*single_rows(args.steps, args.repeat)]
     rows += vector_rows(args.steps, args.repeat, [1, 8, 64])
-    print(table(rows))
-    print()
-    print(NOTES)
-    bad = [r for r in rows if not r.ok]
-    for r in bad:
-        print(f"CHECK FAILED: {r.case}: {r.check}")
-    print(f"total {time.perf_counter() - start:.0f} s")
-    return 1 if bad else 0
+    return report(rows, NOTES, start)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
-from _harness import Row, Rows, machine, nothing, table, timed  # noqa: E402
+from _harness import Row, Rows, machine, nothing, report, timed  # noqa: E402
 
 ENVS = ("mmsafe/HazardLava-v0", "mmsafe/FragileVase-v0", "mmsafe/RewardGaming-v0")
 TASKS = ("SituationalPairs", "VideoHazard")  # one picture; a clip of several frames
@@ -395,14 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"VLMs: {names}, {args.vlm_n} observations in {len(calls)} calls")
             rows += [vlm_row(p, d, calls, args) for d in devices for p in vlms]
     print()
-    print(table(rows))
-    print()
-    print(NOTES)
-    bad = [r for r in rows if not r.ok]
-    for r in bad:
-        print(f"CHECK FAILED: {r.case}: {r.check}")
-    print(f"total {time.perf_counter() - start:.0f} s")
-    return 1 if bad else 0
+    return report(rows, NOTES, start)
 
 
 if __name__ == "__main__":

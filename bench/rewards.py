@@ -29,7 +29,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
-from _harness import Row, Rows, machine, nothing, table, timed  # noqa: E402
+from _harness import Row, Rows, machine, nothing, report, timed  # noqa: E402
 
 ENVS = ("mmsafe/RewardGaming-v0", "mmsafe/HazardLava-v0", "mmsafe/FragileVase-v0")
 NOTES = """\
@@ -163,14 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"frames: {args.frames} renders {shape[1]}x{shape[0]} in {len(items)} episodes")
         print()
         rows = [device_rows(model, d, items, args.batch, args.repeat) for d in devices]
-    print(table(rows))
-    print()
-    print(NOTES)
-    bad = [r for r in rows if not r.ok]
-    for r in bad:
-        print(f"CHECK FAILED: {r.case}: {r.check}")
-    print(f"total {time.perf_counter() - start:.0f} s")
-    return 1 if bad else 0
+    return report(rows, NOTES, start)
 
 
 if __name__ == "__main__":
