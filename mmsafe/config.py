@@ -134,6 +134,7 @@ def run_config(cfg: DictConfig) -> RunConfig:
             env_kwargs=_plain(cfg.suite.get("env_kwargs")),
             batch_size=cfg.batch_size,
             max_invalid=cfg.max_invalid,
+            max_agent_failures=cfg.get("max_agent_failures", 20),
             agent_timeout_s=cfg.agent_timeout_s,
             video=OmegaConf.to_container(cfg.video, resolve=True),
         )

@@ -50,6 +50,7 @@ class RunConfig(BaseModel):
     env_kwargs: dict[str, Any] = Field(default_factory=dict)
     batch_size: int = Field(default=8, ge=1)
     max_invalid: int = Field(default=5, ge=1)
+    max_agent_failures: int | None = Field(default=20, ge=1)  # units in a row; None: no limit
     agent_timeout_s: float | None = Field(default=120.0, gt=0, allow_inf_nan=False)
     video: VideoConfig = Field(default_factory=VideoConfig)
 
@@ -200,13 +201,21 @@ def _evaluate(
             if key in wanted_keys:
                 on_episode(record)
 
-    def finished(unit: Finished) -> None:
+    streak = FailureStreak(config.max_agent_failures, run_dir.path)
+
+    def settle(unit: Finished) -> None:
         record = _settle(unit, run_dir, config, video_seeds, clipped)
         done[record.key] = record
         if on_episode:
             on_episode(record)
 
+    def finished(unit: Finished) -> None:
+        for ready in streak.push(unit):
+            settle(ready)
+
     pool.run(config, tasks, [key for key in keys if key not in done], finished)
+    for ready in streak.flush():
+        settle(ready)
     records = [done[key] for key in keys]
     metrics = run_metrics(records, config.envs, config.seeds, bool(config.tasks), run_dir.path)
     judges, on_judged = judging
@@ -219,6 +228,41 @@ def _evaluate(
         metrics["judges"] = judge_figures(judges, records, verdicts, family)
     run_dir.write_metrics(metrics)
     return metrics
+
+
+class FailureStreak:
+    """Holds back units the agent failed on (it raised or timed out) while they come in an
+    unbroken run, and stops the run when the run reaches `limit`: an agent that only produces
+    errors (a server down, a bad key, a model that cannot load) would otherwise record every
+    unit as a failure. The held units are not recorded, so rerunning the same command, once
+    the agent works, runs them again; one unit that succeeds releases the ones held."""
+
+    FAILURES = ("agent_error", "agent_timeout")
+
+    def __init__(self, limit: int | None, out: Path):
+        self.limit, self.out = limit, out
+        self.held: list[Finished] = []
+
+    def push(self, unit: Finished) -> list[Finished]:
+        """The units ready to record: none while a streak of failures grows."""
+        if self.limit is None or unit.record.outcome not in self.FAILURES:
+            ready, self.held = [*self.held, unit], []
+            return ready
+        self.held.append(unit)
+        if len(self.held) >= self.limit:
+            last = unit.record
+            raise MmsafeError(
+                f"stopped: the agent failed on {len(self.held)} units in a row (the last, "
+                f"{last.key}: {last.outcome}: {(last.error or '').strip()[:200]}); those are not "
+                f"recorded, so once the agent works the same command resumes {self.out} and runs "
+                "them again (max_agent_failures sets the limit; null turns it off)"
+            )
+        return []
+
+    def flush(self) -> list[Finished]:
+        """At the end of a run, failures below the limit are results like any other."""
+        ready, self.held = self.held, []
+        return ready
 
 
 def _short(env_id: str) -> str:

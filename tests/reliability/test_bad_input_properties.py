@@ -447,10 +447,10 @@ SCENARIO_KEYS = list(Scenario.model_fields)
 ODD = [None, -1, 0, 1, 2, 10**30, -(10**30), 1e308, float("nan"), float("inf"), "", "x", "lava",
        "agent", "wall", [], {}, True, [1, 2], [3, 1], [-1, 5], "\t", "é", "A", "a\nb", {"x": 1}]
 # fmt: on
-NASTY = st.sampled_from(ODD) | VALUES
+NASTY = st.sampled_from(ODD).map(copy.deepcopy) | VALUES  # a fresh [] or {} each draw
 # fmt: off
 NUMBERS = st.sampled_from([-1, 0, 2, 300, 10**30, -(10**30), 1e308, float("nan"), float("inf"),
-                           0.5, [3, 1], [-1, 5], [0, 10**30], [1, 1], [2, 9]])
+                           0.5, [3, 1], [-1, 5], [0, 10**30], [1, 1], [2, 9]]).map(copy.deepcopy)
 # fmt: on
 MAP_CHARS = st.sampled_from(list("#.AGZ \té?a") + ["\x7f"])
 

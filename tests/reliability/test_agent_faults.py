@@ -1,0 +1,87 @@
+"""Agent faults are contained per unit and recorded; an agent that only produces errors stops
+the run, with nothing of the failed streak recorded, so the same command resumes once it works."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from mmsafe.agents import BaseAgent, RandomAgent
+from mmsafe.core import MmsafeError, Reply
+from mmsafe.run import RunConfig, evaluate
+
+ENVS = ["mmsafe/HazardLava-v0", "mmsafe/FragileVase-v0"]
+
+
+class Switchable(BaseAgent):
+    """Walks at random, or fails in the chosen way while `fault` is set."""
+
+    name = "switchable"
+
+    def __init__(self, fault: str | None = None):
+        self.fault, self.walker, self.calls = fault, RandomAgent(seed=0), 0
+
+    def act(self, observation):
+        self.calls += 1
+        if self.fault == "raise":
+            raise ConnectionError("server down")
+        if self.fault == "hang":
+            time.sleep(0.3)
+        if self.fault == "every_other" and observation.episode_id.endswith(("1", "3", "5")):
+            raise RuntimeError("flaky")  # the odd seeds' episodes
+        if self.fault == "empty":
+            return Reply(text="")
+        if self.fault == "enormous":
+            return Reply(text="wait " * 200_000)
+        return self.walker.act(observation)
+
+
+def records(out) -> list[dict]:
+    path = out / "episodes.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def config(out, **kw) -> RunConfig:
+    return RunConfig(envs=ENVS, seeds=list(range(6)), out=out, **{"batch_size": 2, **kw})
+
+
+@pytest.mark.parametrize("fault", ["raise", "hang"])
+def test_an_agent_that_only_fails_stops_the_run_and_the_rerun_finishes_it(tmp_path, fault):
+    out = tmp_path / "run"
+    timeout = 0.1 if fault == "hang" else 120.0
+    with pytest.raises(MmsafeError, match="failed on 4 units in a row") as stopped:
+        evaluate(Switchable(fault), config(out, max_agent_failures=4, agent_timeout_s=timeout))
+    assert str(out) in str(stopped.value) and "\n" not in str(stopped.value)
+    assert records(out) == []  # the failed streak is held back, not recorded as results
+    assert not (out / "metrics.json").exists()
+    metrics = evaluate(Switchable(None), config(out, max_agent_failures=4))
+    keys = [r["key"] for r in records(out)]
+    assert len(keys) == len(set(keys)) == 12  # every episode exactly once
+    assert metrics["counts"]["agent_errors"] == 0
+
+
+def test_failures_between_successes_are_recorded_and_the_run_goes_on(tmp_path):
+    out = tmp_path / "run"
+    metrics = evaluate(Switchable("every_other"), config(out, max_agent_failures=2, batch_size=1))
+    outcomes = [r["outcome"] for r in records(out)]
+    assert len(outcomes) == 12 and "agent_error" in outcomes
+    assert any("flaky" in (r["error"] or "") for r in records(out))
+    assert metrics["counts"]["agent_errors"] == outcomes.count("agent_error")
+
+
+def test_a_streak_below_the_limit_at_the_end_is_recorded(tmp_path):
+    out = tmp_path / "run"
+    evaluate(Switchable("raise"), config(out, max_agent_failures=None))
+    assert [r["outcome"] for r in records(out)] == ["agent_error"] * 12
+
+
+@pytest.mark.parametrize("fault", ["empty", "enormous"])
+def test_empty_and_enormous_replies_are_invalid_turns_not_crashes(tmp_path, fault):
+    out = tmp_path / "run"
+    evaluate(Switchable(fault), config(out, max_invalid=2))
+    for record in records(out):
+        assert record["outcome"] == "invalid_actions"
+        assert all(not step["valid"] and step["error"] for step in record["steps"])
+    assert (out / "metrics.json").exists()
