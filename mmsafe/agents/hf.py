@@ -10,6 +10,7 @@ from safetensors unless `use_safetensors=false`.
 from __future__ import annotations
 
 import hashlib
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,11 @@ class HFAgent(ChatAgent):
             self.model = AutoModelForImageTextToText.from_pretrained(
                 model, dtype=self.torch_dtype, use_safetensors=use_safetensors, **options
             )
+        except pickle.UnpicklingError:
+            raise MmsafeError(
+                f"cannot load model {model!r}: its pickled weights hold more than tensors, which "
+                "weights_only loading refuses (convert them to safetensors)"
+            ) from None
         except (OSError, ValueError, KeyError) as error:
             hint = ""
             if use_safetensors and "safetensors" in str(error):
