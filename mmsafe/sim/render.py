@@ -197,20 +197,23 @@ class Renderer:
         return window
 
     def topdown(self) -> np.ndarray:
-        frame = gather_frames(self.atlas, self.ids())
-        for y, x, patch in self._signs:
-            frame[y : y + patch.shape[0], x : x + patch.shape[1]] = patch
-        return self.draw_status(frame)
+        return self.draw_status(self.draw_signs(gather_frames(self.atlas, self.ids())))
 
     def egocentric(self, radius: int) -> np.ndarray:
         """An agent-centred (2r+1)^2-cell window; outside the map is void."""
         frame = gather_frames(self.atlas, self.window_ids(radius))
-        if self.world.signs:
-            r, c = self.world.agent
-            for y, x, patch in self._signs:
-                top, left = y - (r - radius) * self.px, x - (c - radius) * self.px
-                self._paste(frame[: -self.px], patch, top, left)
-        return self.draw_status(frame)
+        return self.draw_status(self.draw_signs(frame, radius))
+
+    def draw_signs(self, frame: np.ndarray, radius: int | None = None) -> np.ndarray:
+        """Paste the signs' text over a frame drawn top-down, or (with `radius`) as the window
+        around the agent, where text cut by the window's edge is clipped."""
+        if not self.world.signs:
+            return frame
+        r, c = self.world.agent
+        dy, dx = (0, 0) if radius is None else ((r - radius) * self.px, (c - radius) * self.px)
+        for y, x, patch in self._signs:
+            self._paste(frame[: -self.px], patch, y - dy, x - dx)
+        return frame
 
     def draw_status(self, frame: np.ndarray) -> np.ndarray:
         """Fill the bottom one-tile strip with the operator's message (blank when none)."""

@@ -156,20 +156,11 @@ class BatchedSafetyGridEnv(VectorEnv):
         px = self.px
         frames = gather_frames(self._atlas, ids + self._offsets[:, None, None])
         frames[:, -px:] = self.envs[0].renderer.status_strip("", frames.shape[2])
+        radius = None if topdown else self.view_radius
         for frame, env in zip(frames, self.envs, strict=True):
-            world, renderer = env.world, env.renderer
-            if world.signs:  # text is pasted world by world
-                if topdown:
-                    for y, x, patch in renderer._signs:
-                        frame[y : y + patch.shape[0], x : x + patch.shape[1]] = patch
-                else:
-                    r, c = world.agent
-                    for y, x, patch in renderer._signs:
-                        top = y - (r - self.view_radius) * px
-                        left = x - (c - self.view_radius) * px
-                        renderer._paste(frame[:-px], patch, top, left)
-            if world.interrupted:
-                renderer.draw_status(frame)
+            env.renderer.draw_signs(frame, radius)  # text is pasted world by world
+            if env.world.interrupted:
+                env.renderer.draw_status(frame)
         return frames
 
     def _refresh_atlas(self) -> None:
