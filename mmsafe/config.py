@@ -136,6 +136,7 @@ def run_config(cfg: DictConfig) -> RunConfig:
             max_invalid=cfg.max_invalid,
             max_agent_failures=cfg.get("max_agent_failures", 20),
             agent_timeout_s=cfg.agent_timeout_s,
+            min_free_mb=cfg.get("min_free_mb", 50),
             video=OmegaConf.to_container(cfg.video, resolve=True),
         )
     except ValidationError as error:

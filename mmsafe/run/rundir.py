@@ -10,6 +10,10 @@
   appended the same way; `judges.json` says which judge each id is (its fingerprint).
 - `metrics.json`: written to a temporary file and renamed into place.
 - `videos/`: MP4s of chosen episodes.
+
+A run needs `min_free_mb` free on the folder's disk to start and checks again before each
+record it appends; a write the disk refuses all the same (it filled faster) ends the run with one
+line. Either way what is on disk stays readable and the same command resumes.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -26,10 +31,13 @@ from pydantic import ValidationError
 
 from mmsafe.core import EpisodeRecord, Judgement, MmsafeError
 
+RESUME_HINT = "what was recorded is kept: free space and run the same command to resume"
+
 
 class RunDir:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, min_free_mb: float = 0.0):
         self.path = Path(path)
+        self.min_free_mb = min_free_mb
         self.episodes_path = self.path / "episodes.jsonl"
         self.metrics_path = self.path / "metrics.json"
         self.verdicts_path = self.path / "verdicts.jsonl"
@@ -49,6 +57,7 @@ class RunDir:
             raise MmsafeError(
                 f"cannot write to run directory {self.path}: {error.strerror}"
             ) from None
+        self.check_space(starting=True)
         self._lock = (self.path / ".lock").open("w")
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -63,8 +72,11 @@ class RunDir:
             identity = _merge_identity(previous, identity, self.path)
         write_atomic(identity_path, json.dumps(identity, indent=2, sort_keys=True))
         write_atomic(self.path / "config.yaml", yaml.safe_dump(config, sort_keys=False))
-        with (self.path / "invocations.jsonl").open("a") as history:
-            history.write(json.dumps({"time": time.time(), "config": config}) + "\n")
+        try:
+            with (self.path / "invocations.jsonl").open("a") as history:
+                history.write(json.dumps({"time": time.time(), "config": config}) + "\n")
+        except OSError as error:
+            raise MmsafeError(f"cannot write to run directory {self.path}: {error}") from None
         # metrics.json is derived from episodes.jsonl; drop it so that nobody reads a stale one
         # while this invocation runs (it is written again at the end).
         self.metrics_path.unlink(missing_ok=True)
@@ -118,16 +130,36 @@ class RunDir:
                 raise MmsafeError(f"{path}:{number}: not {what} ({reason})") from None
         return out
 
-    @staticmethod
-    def _append(path: Path, items: list) -> None:
+    def _append(self, path: Path, items: list) -> None:
+        self.check_space()
         text = "".join(item.model_dump_json() + "\n" for item in items)
-        with path.open("a") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with path.open("a") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as error:  # a torn line it leaves is set aside on the next open
+            raise MmsafeError(
+                f"cannot write {path}: {error.strerror or error}; {RESUME_HINT}"
+            ) from None
+
+    def check_space(self, starting: bool = False) -> None:
+        """Raise a one-line MmsafeError if the folder's disk has less than `min_free_mb` free."""
+        if not self.min_free_mb:
+            return
+        free_mb = shutil.disk_usage(self.path).free / 2**20
+        if free_mb < self.min_free_mb:
+            then = "choose another out= or free space" if starting else RESUME_HINT
+            raise MmsafeError(
+                f"only {free_mb:.1f} MB free on the disk of {self.path} "
+                f"(min_free_mb={self.min_free_mb:g}); {then}"
+            )
 
     def write_metrics(self, metrics: dict[str, Any]) -> None:
-        write_atomic(self.metrics_path, json.dumps(metrics, indent=2))
+        try:
+            write_atomic(self.metrics_path, json.dumps(metrics, indent=2))
+        except MmsafeError as error:
+            raise MmsafeError(f"{error}; {RESUME_HINT}") from None
 
     def read_metrics(self) -> dict[str, Any]:
         if not self.metrics_path.exists():
@@ -162,9 +194,15 @@ def _merge_identity(previous: dict, current: dict, path: Path) -> dict:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to a temporary file and rename it to `path`: readers see the old file or
+    the whole new one. A failed write (a full disk) leaves `path` as it was."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise MmsafeError(f"cannot write {path}: {error.strerror or error}") from None

@@ -8,7 +8,9 @@ from their seed (the world is deterministic, so the redo is the same episode).
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -23,7 +25,7 @@ from mmsafe.core import EpisodeRecord, MmsafeError
 from mmsafe.run.judging import judge_figures, judge_records
 from mmsafe.run.pool import Finished, LocalPool, Pool, rollout_factories
 from mmsafe.run.rollout import replay_frames
-from mmsafe.run.rundir import RunDir
+from mmsafe.run.rundir import RESUME_HINT, RunDir
 from mmsafe.run.summary import families_of, run_metrics
 from mmsafe.run.video import write_mp4
 from mmsafe.sim.scenario import CATALOG_PATH
@@ -52,6 +54,7 @@ class RunConfig(BaseModel):
     max_invalid: int = Field(default=5, ge=1)
     max_agent_failures: int | None = Field(default=20, ge=1)  # units in a row; None: no limit
     agent_timeout_s: float | None = Field(default=120.0, gt=0, allow_inf_nan=False)
+    min_free_mb: float = Field(default=50.0, ge=0, allow_inf_nan=False)  # on out's disk
     video: VideoConfig = Field(default_factory=VideoConfig)
 
     @field_validator("envs", "seeds", "tasks")
@@ -175,7 +178,7 @@ def evaluate(
                 RuntimeWarning,
                 stacklevel=2,
             )
-    run_dir = RunDir(config.out).open(
+    run_dir = RunDir(config.out, config.min_free_mb).open(
         identity={**identity, **config.identity(tasks), "mmsafe": __version__},
         config=resolved or config.model_dump(mode="json"),
     )
@@ -291,6 +294,8 @@ def _settle(
                 write_mp4(run_dir.videos / name, frames, config.video.fps, config.video.scale)
             record.video = f"videos/{names[0]}"
         except Exception as error:  # a video is a nicety; never lose the episode over it
+            if os.strerror(errno.ENOSPC) in str(error):  # but stop before the records fail too
+                raise MmsafeError(f"{error}; {RESUME_HINT}") from None
             record.error = (record.error or "") + f" (video not written: {error})"
     run_dir.append(record)
     return record

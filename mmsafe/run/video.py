@@ -4,6 +4,8 @@ when it is installed (the `video` and `dev` extras); otherwise OpenCV's built-in
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,26 +25,42 @@ def write_mp4(path: Path, frames: Sequence[np.ndarray], fps: int = 4, scale: int
     if not frames:
         raise ValueError("no frames to write")
     frames = [_prepare(f, scale) for f in frames]
-    h, w = frames[0].shape[:2]
     tmp = path.with_name(f".{path.stem}.tmp.mp4")
     try:
-        import imageio_ffmpeg
+        _encode(tmp, frames, fps, path)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk or a failed encoder: no partial file is left
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
 
-        writer = imageio_ffmpeg.write_frames(
-            str(tmp), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-            macro_block_size=1, ffmpeg_log_level="error",
-            output_params=["-threads", "1"],  # x264 output depends on the thread count
-        )  # fmt: skip
-        writer.send(None)
-        for frame in frames:
-            writer.send(np.ascontiguousarray(frame))
-        writer.close()
+
+def _encode(path: Path, frames: list[np.ndarray], fps: int, final: Path) -> None:
+    h, w = frames[0].shape[:2]
+    try:
+        from imageio_ffmpeg import get_ffmpeg_exe
     except ImportError:
-        out = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+        out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
         if not out.isOpened():
             raise RuntimeError("OpenCV could not open an MP4 writer") from None
         for frame in frames:
             out.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         out.release()
-    os.replace(tmp, path)
-    return path
+        if not path.exists() or path.stat().st_size == 0:
+            raise RuntimeError("OpenCV wrote no video") from None
+        return
+    # ffmpeg itself rather than imageio_ffmpeg.write_frames, which ignores ffmpeg's exit status
+    # and so renames a file cut short by a full disk into place as if it were whole.
+    command = [
+        get_ffmpeg_exe(), "-y", "-v", "error",
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps), "-i", "-",
+        "-an", "-vcodec", "libx264", "-pix_fmt", "yuv420p", "-crf", "25",
+        "-threads", "1",  # x264 output depends on the thread count
+        str(path),
+    ]  # fmt: skip
+    raw = b"".join(np.ascontiguousarray(frame).tobytes() for frame in frames)
+    done = subprocess.run(command, input=raw, capture_output=True, check=False)
+    if done.returncode != 0:
+        said = done.stderr.decode(errors="replace").strip().splitlines() or [f"{done.returncode}"]
+        reason = re.sub(r"^\[[^]]*\]\s*", "", said[-1])  # ffmpeg's "[muxer @ 0x...]" prefix
+        raise OSError(f"ffmpeg could not write {final}: {reason}")

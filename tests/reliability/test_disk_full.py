@@ -1,0 +1,214 @@
+"""A full disk: a run refuses to start without `min_free_mb` free, and a disk that fills during a
+run stops it with one line, keeps every recorded line readable, and the same command resumes
+once there is space.
+
+The real-disk tests mount a small tmpfs in a user namespace (`unshare -rm`), so the disk really
+fills and writes really fail with ENOSPC; where the kernel does not allow that they skip, and
+the tests that fake the free space still cover `min_free_mb`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shlex
+import subprocess
+from collections import Counter
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from mmsafe.agents.scripted import RandomAgent
+from mmsafe.core import EpisodeRecord, MmsafeError, episode_key
+from mmsafe.run.runner import RunConfig, evaluate
+
+from ..conftest import ROOT, mmsafe_cmd
+
+RUN = ["eval", "agent=random", "suite=foundation", "progress=false", "judge=[events]"]
+
+
+@functools.cache
+def _can_mount_tmpfs() -> bool:
+    try:
+        probe = subprocess.run(
+            ["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt || exit 1"],
+            capture_output=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+needs_small_disk = pytest.mark.skipif(
+    not _can_mount_tmpfs(), reason="needs `unshare -rm` (user namespaces) to mount a small tmpfs"
+)
+
+
+def on_small_disk(tmp_path: Path, size: str, steps: list[str]) -> list[tuple[int, str]]:
+    """Run shell `steps` in a private mount namespace where {disk} is a tmpfs of `size` and
+    {seen} a folder outside it; each step's (exit status, stderr)."""
+    disk, seen = tmp_path / "disk", tmp_path / "seen"
+    disk.mkdir()
+    seen.mkdir()
+    script = [f"mount -t tmpfs -o size={size} tmpfs {disk} || exit 99"]
+    for number, step in enumerate(steps):
+        command = step.format(disk=disk, seen=seen)
+        script.append(
+            f"( {command} ) >/dev/null 2>{seen}/{number}.err; echo $? >{seen}/{number}.rc"
+        )
+    done = subprocess.run(
+        ["unshare", "-rm", "bash", "-c", "\n".join(script)], cwd=ROOT, timeout=600
+    )
+    assert done.returncode == 0, "could not mount the tmpfs"
+    return [
+        (int((seen / f"{n}.rc").read_text()), (seen / f"{n}.err").read_text())
+        for n in range(len(steps))
+    ]
+
+
+def mmsafe(*args: str) -> str:
+    return shlex.join(mmsafe_cmd(*args))
+
+
+def one_line_error(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("mmsafe: error:"), stderr
+    return lines[0]
+
+
+def keys(path: Path) -> list[str]:
+    return [json.loads(line)["key"] for line in path.read_text().splitlines()]
+
+
+@needs_small_disk
+def test_a_disk_without_min_free_mb_is_refused_before_work_starts(tmp_path):
+    (low, low_err), (full, full_err), (_, listing) = on_small_disk(
+        tmp_path,
+        "2m",
+        [
+            mmsafe(*RUN, "seeds=5", "out={disk}/low"),  # 2 MB free < min_free_mb (50)
+            "dd if=/dev/zero of={disk}/filler bs=64k 2>/dev/null; "
+            + mmsafe(*RUN, "seeds=5", "out={disk}/full/run", "min_free_mb=0"),
+            "find {disk} -name '*.jsonl' >&2",
+        ],
+    )
+    assert low == 2 and full == 2
+    assert "only 2.0 MB free on the disk of" in one_line_error(low_err)
+    assert "min_free_mb=50" in low_err and "choose another out=" in low_err
+    assert "No space left on device" in one_line_error(full_err)
+    assert "cannot write to run directory" in full_err
+    assert listing == ""  # no work started: not even an empty episodes.jsonl
+
+
+@needs_small_disk
+def test_a_disk_that_fills_mid_run_stops_it_and_the_same_command_resumes(tmp_path):
+    run = [*RUN, "seeds=150", "video.per_env=0", "min_free_mb=0", "out={disk}/run"]
+    steps = on_small_disk(
+        tmp_path,
+        "300k",
+        [
+            mmsafe(*run),  # fills the disk: the episode lines need ~1 MB
+            "cp -a {disk}/run {seen}/stopped",
+            "mount -o remount,size=20m {disk}",  # space freed
+            mmsafe(*run),
+            "cp -a {disk}/run {seen}/resumed",
+        ],
+    )
+    (stopped, stopped_err), _, _, (resumed, resumed_err), _ = steps
+    assert stopped == 2
+    line = one_line_error(stopped_err)
+    assert "No space left on device" in line and "run the same command to resume" in line
+    seen = tmp_path / "seen"
+    before = (seen / "stopped" / "episodes.jsonl").read_bytes()
+    assert 0 < before.count(b"\n") < 450  # it stopped part way
+    assert resumed == 0, resumed_err
+    after = (seen / "resumed" / "episodes.jsonl").read_bytes()
+    whole = before[: before.rfind(b"\n") + 1]
+    assert after.startswith(whole)  # every line recorded before the disk filled is kept
+    recorded = keys(seen / "resumed" / "episodes.jsonl")
+    assert len(recorded) == 450 and set(Counter(recorded).values()) == {1}
+    assert json.loads((seen / "resumed" / "metrics.json").read_text())["overall"]["cost"]["n"]
+    if len(before) > len(whole):  # a torn last line is set aside, never read as data
+        assert (
+            (seen / "resumed" / "episodes.jsonl.partial")
+            .read_bytes()
+            .startswith(before[len(whole) :])
+        )
+
+
+@needs_small_disk
+def test_a_video_the_full_disk_cuts_short_stops_the_run_and_leaves_no_partial_file(tmp_path):
+    run = [*RUN, "seeds=40", "video.per_env=40", "min_free_mb=0", "out={disk}/run"]
+    (stopped, err), _, _, (resumed, resumed_err), _ = on_small_disk(
+        tmp_path,
+        "400k",
+        [
+            mmsafe(*run),
+            "cp -a {disk}/run {seen}/stopped",
+            "mount -o remount,size=40m {disk}",
+            mmsafe(*run),
+            "cp -a {disk}/run {seen}/resumed",
+        ],
+    )
+    assert stopped == 2
+    line = one_line_error(err)
+    assert "ffmpeg could not write" in line and "No space left on device" in line
+    seen = tmp_path / "seen"
+    assert not list((seen / "stopped" / "videos").glob(".*"))  # no half-written MP4 left
+    assert "video not written" not in (seen / "stopped" / "episodes.jsonl").read_text()
+    assert resumed == 0, resumed_err
+    lines = (seen / "resumed" / "episodes.jsonl").read_text().splitlines()
+    records = [EpisodeRecord.model_validate_json(line) for line in lines]
+    assert len(records) == 120 and all(r.video for r in records)
+    import cv2
+
+    for record in records:  # every video is whole: a frame for the start and for each step
+        video = cv2.VideoCapture(str(seen / "resumed" / record.video))
+        assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == len(record.actions) + 1
+        video.release()
+
+
+@needs_small_disk
+def test_min_free_mb_stops_a_run_before_the_disk_is_full_with_no_torn_line(tmp_path):
+    run = [*RUN, "seeds=40", "video.per_env=40", "min_free_mb=0.5", "out={disk}/run"]
+    (stopped, err), _ = on_small_disk(
+        tmp_path, "1m", [mmsafe(*run), "cp -a {disk}/run {seen}/stopped"]
+    )
+    assert stopped == 2
+    line = one_line_error(err)
+    assert "MB free on the disk of" in line and "min_free_mb=0.5" in line
+    assert "run the same command to resume" in line
+    stopped_run = tmp_path / "seen" / "stopped"
+    assert stopped_run.joinpath("episodes.jsonl").read_bytes().endswith(b"\n")
+    assert not stopped_run.joinpath("episodes.jsonl.partial").exists()
+
+
+def test_min_free_mb_is_checked_at_the_start_and_before_every_record(tmp_path, monkeypatch):
+    """Without a small disk to fill: the free space the check sees is faked."""
+    free = {"bytes": 10 * 2**20}
+    monkeypatch.setattr(
+        "mmsafe.run.rundir.shutil.disk_usage", lambda path: SimpleNamespace(free=free["bytes"])
+    )
+    config = RunConfig(envs=["mmsafe/HazardLava-v0"], seeds=list(range(6)), out=tmp_path / "r")
+    with pytest.raises(MmsafeError, match=r"only 10\.0 MB free .*min_free_mb=50.*another out="):
+        evaluate(RandomAgent(), config)
+    assert not (tmp_path / "r" / "episodes.jsonl").exists()
+
+    seen = []
+
+    def shrinking(record) -> None:
+        seen.append(record.key)
+        if len(seen) == 3:
+            free["bytes"] = 0
+
+    free["bytes"] = 100 * 2**20
+    with pytest.raises(MmsafeError, match="only 0.0 MB free .*same command to resume"):
+        evaluate(RandomAgent(), config, on_episode=shrinking)
+    assert len(keys(tmp_path / "r" / "episodes.jsonl")) == 3
+    free["bytes"] = 100 * 2**20
+    evaluate(RandomAgent(), config)
+    assert sorted(keys(tmp_path / "r" / "episodes.jsonl")) == sorted(
+        episode_key("mmsafe/HazardLava-v0", seed) for seed in range(6)
+    )
