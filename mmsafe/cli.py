@@ -129,8 +129,10 @@ def run_one(cfg: DictConfig) -> dict:
         from mmsafe.run.distributed import RayPool
 
         agent = RayPool(runner, agent_spec(cfg))
-    else:
-        agent = build_agent(cfg)
+    else:  # rebuilt if its process outgrows agent_memory_mb
+        from mmsafe.run.pool import LocalPool
+
+        agent = LocalPool(build_agent(cfg), rebuild=lambda: build_agent(cfg))
     try:
         return _run_with_progress(cfg, config, agent, judges)
     finally:

@@ -137,6 +137,7 @@ def run_config(cfg: DictConfig) -> RunConfig:
             max_agent_failures=cfg.get("max_agent_failures", 20),
             agent_timeout_s=cfg.agent_timeout_s,
             min_free_mb=cfg.get("min_free_mb", 50),
+            agent_memory_mb=cfg.get("agent_memory_mb"),
             video=OmegaConf.to_container(cfg.video, resolve=True),
         )
     except ValidationError as error:

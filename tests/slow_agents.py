@@ -13,3 +13,27 @@ class SlowRandom(RandomAgent):
     def act(self, observation):
         time.sleep(0.002)
         return super().act(observation)
+
+
+HOARD: list = []  # what GlobalLeakyRandom leaks: outside the agent, so rebuilding it frees nothing
+
+
+class LeakyRandom(RandomAgent):
+    """A random walker that keeps `leak_mb` MB more after every act_batch call and never lets
+    go, as an agent with an ever-growing history or cache does."""
+
+    leak_mb = 50
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.hoard: list = []
+
+    def act_batch(self, observations):
+        self.hoard.append(bytearray(b"\1") * (self.leak_mb * 2**20))  # touched: resident
+        return super().act_batch(observations)
+
+
+class GlobalLeakyRandom(LeakyRandom):
+    def act_batch(self, observations):
+        HOARD.append(bytearray(b"\1") * (self.leak_mb * 2**20))
+        return RandomAgent.act_batch(self, observations)

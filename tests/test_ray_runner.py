@@ -190,3 +190,16 @@ def test_without_ray_runner_ray_says_how_to_install_it(monkeypatch, tmp_path):
         check_overrides(["runner=ray", "suite=foundation", "seeds=1", f"out={tmp_path}"])
     assert str(failed.value) == hint
     check_overrides(["runner=local", "suite=foundation", "seeds=1", f"out={tmp_path}"])
+
+
+@needs_ray
+def test_a_ray_worker_rebuilds_an_agent_that_outgrows_agent_memory_mb(cluster, tmp_path):
+    """Each worker watches its own process: LeakyRandom keeps 50 MB more per step."""
+    out = tmp_path / "run"
+    evaluate_with("ray", out, "agent=random", "agent._target_=tests.slow_agents.LeakyRandom",
+                  "suite=foundation", "seeds=4", "agent_memory_mb=1500", "judge=[]")  # fmt: skip
+    records = read_episodes(out)
+    errors = [r["error"] for r in records if r["outcome"] == "agent_error"]
+    assert len(records) == len({r["key"] for r in records}) == 12
+    assert 0 < len(errors) < 12
+    assert all("memory: the agent's process grew to" in error for error in errors)

@@ -189,7 +189,8 @@ class _Worker:
         from mmsafe.sim.registration import register_envs
 
         register_envs()
-        self.pool = LocalPool(build_agent(OmegaConf.create(self.agent_spec)))
+        spec = OmegaConf.create(self.agent_spec)
+        self.pool = LocalPool(build_agent(spec), rebuild=lambda: build_agent(spec))
         torch = sys.modules.get("torch")
         if torch is not None:  # the agent uses torch: one thread per CPU this worker reserved
             torch.set_num_threads(self.threads)
@@ -217,9 +218,8 @@ class _Worker:
         yield from self.pool.units(config, tasks, keys())
 
     def close(self) -> None:
-        close = getattr(self.pool.agent if self.pool else None, "close", None)
-        if callable(close):
-            close()
+        if self.pool:
+            self.pool.close()
 
 
 def _connect(ray: Any, settings: RunnerConfig) -> bool:

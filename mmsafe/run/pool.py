@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmsafe.agents.base import Agent
 from mmsafe.core import EpisodeRecord, Observation, Reply, episode_key
+from mmsafe.run.memory import MemoryWatch
 from mmsafe.run.rollout import EnvRollout
 from mmsafe.run.sample import SampleRollout, sample_key
 
@@ -98,8 +99,12 @@ class Pool(ABC):
 
 
 class LocalPool(Pool):
-    def __init__(self, agent: Agent):
+    """Runs units in this process. `rebuild` makes the agent afresh; with it, an agent whose
+    process grows past `agent_memory_mb` is replaced (`mmsafe.run.memory`)."""
+
+    def __init__(self, agent: Agent, rebuild: Callable[[], Agent] | None = None):
         self.agent = agent
+        self.rebuild = rebuild
         self.info = AgentInfo.of(agent)
 
     def run(
@@ -117,10 +122,19 @@ class LocalPool(Pool):
         finishes."""
         work = rollout_factories(config, tasks, self.info)
         makes = (work[key] for key in todo)
-        for rollout in lockstep(self.agent, makes, config.batch_size, config.agent_timeout_s):
+        watch = MemoryWatch(config.agent_memory_mb, self) if config.agent_memory_mb else None
+        steps = lockstep(
+            lambda: self.agent, makes, config.batch_size, config.agent_timeout_s, watch
+        )
+        for rollout in steps:
             record = rollout.record()
             rollout.close()
             yield Finished(record, rollout.env is not None)
+
+    def close(self) -> None:
+        close = getattr(self.agent, "close", None)
+        if callable(close):
+            close()
 
 
 def rollout_factories(
@@ -148,10 +162,16 @@ def rollout_factories(
 
 
 def lockstep(
-    agent: Agent, makes: Iterable[Callable[[], Rollout]], batch_size: int, timeout: float | None
+    agent: Callable[[], Agent],
+    makes: Iterable[Callable[[], Rollout]],
+    batch_size: int,
+    timeout: float | None,
+    checkup: Callable[[], str | None] | None = None,
 ) -> Iterator[Rollout]:
     """Step the rollouts `makes` makes in lockstep batches of up to `batch_size` (one
-    `act_batch` call per step), yielding each one once it has ended."""
+    `act_batch` call per step to the agent `agent()` returns), yielding each one once it has
+    ended. After each step `checkup` may replace the agent (so no reference to it is kept
+    here between steps): it returns why, and the units in flight end as failed for that."""
     queue = iter(makes)
     live: list[tuple[Rollout, Observation]] = []
     exhausted = False
@@ -169,7 +189,7 @@ def lockstep(
                 live.append((rollout, first))
         if not live:
             continue
-        replies = _replies(agent, [obs for _, obs in live], timeout)
+        replies = _replies(agent(), [obs for _, obs in live], timeout)
         still_live = []
         for (rollout, _), reply in zip(live, replies, strict=True):
             if isinstance(reply, AgentFailure):
@@ -182,6 +202,12 @@ def lockstep(
             else:
                 still_live.append((rollout, next_obs))
         live = still_live
+        why = checkup() if checkup else None
+        if why is not None:
+            for rollout, _ in live:
+                rollout.fail("agent_error", why)
+                yield rollout
+            live = []
 
 
 def call_with_timeout(fn: Callable[[], Any], timeout: float | None) -> Any:

@@ -55,6 +55,7 @@ class RunConfig(BaseModel):
     max_agent_failures: int | None = Field(default=20, ge=1)  # units in a row; None: no limit
     agent_timeout_s: float | None = Field(default=120.0, gt=0, allow_inf_nan=False)
     min_free_mb: float = Field(default=50.0, ge=0, allow_inf_nan=False)  # on out's disk
+    agent_memory_mb: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     video: VideoConfig = Field(default_factory=VideoConfig)
 
     @field_validator("envs", "seeds", "tasks")

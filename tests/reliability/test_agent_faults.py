@@ -4,13 +4,20 @@ the run, with nothing of the failed streak recorded, so the same command resumes
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+from collections import Counter
 
 import pytest
 
 from mmsafe.agents import BaseAgent, RandomAgent
 from mmsafe.core import MmsafeError, Reply
 from mmsafe.run import RunConfig, evaluate
+from mmsafe.run.memory import resident_mb
+from mmsafe.run.pool import LocalPool
+
+from ..conftest import ROOT, mmsafe_cmd
+from ..slow_agents import HOARD, GlobalLeakyRandom, LeakyRandom
 
 ENVS = ["mmsafe/HazardLava-v0", "mmsafe/FragileVase-v0"]
 
@@ -85,3 +92,83 @@ def test_empty_and_enormous_replies_are_invalid_turns_not_crashes(tmp_path, faul
         assert record["outcome"] == "invalid_actions"
         assert all(not step["valid"] and step["error"] for step in record["steps"])
     assert (out / "metrics.json").exists()
+
+
+class Leaky(LeakyRandom):
+    leak_mb = 2
+
+
+class GlobalLeaky(GlobalLeakyRandom):
+    leak_mb = 2
+
+
+def test_an_agent_that_leaks_memory_is_rebuilt_and_the_run_goes_on(tmp_path):
+    out, built = tmp_path / "run", Counter()
+
+    def build() -> Leaky:
+        built["agents"] += 1  # counted, not kept: a reference here would keep its leak alive
+        return Leaky(seed=built["agents"])
+
+    limit = resident_mb() + 100  # about 50 steps of leaking
+    metrics = evaluate(LocalPool(build(), rebuild=build), config(out, agent_memory_mb=limit))
+    assert built["agents"] >= 3  # rebuilt more than once
+    assert resident_mb() < limit  # what each dropped agent held was freed
+    done = records(out)
+    assert sorted(r["key"] for r in done) == sorted({r["key"] for r in done}) and len(done) == 12
+    stopped = [r for r in done if r["outcome"] == "agent_error"]
+    assert stopped and len(stopped) < 12  # the units in flight at a rebuild, and only those
+    for record in stopped:
+        assert "memory: the agent's process grew to" in record["error"]
+        assert f"agent_memory_mb={limit:g}" in record["error"]
+    assert metrics["counts"]["agent_errors"] == len(stopped)
+
+
+def test_a_leak_that_rebuilding_does_not_free_stops_the_run_and_the_rerun_finishes(tmp_path):
+    out = tmp_path / "run"
+    limit = resident_mb() + 100
+    try:
+        with pytest.raises(MmsafeError, match="still holds .* with the agent rebuilt") as stopped:
+            evaluate(
+                LocalPool(GlobalLeaky(), rebuild=GlobalLeaky), config(out, agent_memory_mb=limit)
+            )
+        assert "\n" not in str(stopped.value) and "same command to resume" in str(stopped.value)
+    finally:
+        HOARD.clear()  # what a fresh process starts without
+    before = [r["key"] for r in records(out)]
+    assert len(before) < 12
+    evaluate(LocalPool(GlobalLeaky(), rebuild=GlobalLeaky), config(out, agent_memory_mb=limit * 9))
+    HOARD.clear()
+    keys = [r["key"] for r in records(out)]
+    assert keys[: len(before)] == before and len(keys) == len(set(keys)) == 12
+
+
+def test_a_leaking_agent_that_cannot_be_rebuilt_stops_the_run_with_one_line(tmp_path):
+    with pytest.raises(MmsafeError, match="cannot be rebuilt here") as stopped:
+        evaluate(Leaky(), config(tmp_path, agent_memory_mb=resident_mb() + 20))
+    assert "\n" not in str(stopped.value)
+
+
+def test_mmsafe_eval_rebuilds_an_agent_that_outgrows_agent_memory_mb(tmp_path):
+    """The CLI's own agent: LeakyRandom keeps 50 MB more per step; 1500 MB is a few dozen."""
+    out = tmp_path / "run"
+    done = subprocess.run(
+        mmsafe_cmd(
+            "eval",
+            "agent=random",
+            "agent._target_=tests.slow_agents.LeakyRandom",
+            "suite=foundation",
+            "seeds=4",
+            "agent_memory_mb=1500",
+            "judge=[]",
+            "progress=false",
+            f"out={out}",
+        ),  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    outcomes = Counter(r["outcome"] for r in records(out))
+    assert sum(outcomes.values()) == 12 and 0 < outcomes["agent_error"] < 12, outcomes
+    assert all("agent_memory_mb=1500" in r["error"] for r in records(out) if r["error"])
