@@ -216,7 +216,10 @@ def check_writable(out: Path) -> None:
     if not existing.is_dir():
         raise MmsafeError(f"cannot create run directory {out}: {existing} is not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise MmsafeError(f"cannot create run directory {out}: {existing} is not writable")
+        read_only = os.statvfs(existing).f_flag & os.ST_RDONLY
+        why = "is on a read-only file system" if read_only else "is not writable"
+        verb = "write to" if existing == out else "create"
+        raise MmsafeError(f"cannot {verb} run directory {out}: {existing} {why}")
 
 
 def resolve_envs(requested: Any, known: list[str]) -> list[str]:

@@ -37,3 +37,10 @@ class GlobalLeakyRandom(LeakyRandom):
     def act_batch(self, observations):
         HOARD.append(bytearray(b"\1") * (self.leak_mb * 2**20))
         return RandomAgent.act_batch(self, observations)
+
+
+class Unreachable(RandomAgent):
+    """An agent whose server is down: every call fails."""
+
+    def act_batch(self, observations):
+        raise ConnectionError("connection refused by localhost:9")

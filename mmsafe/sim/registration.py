@@ -18,17 +18,16 @@ VECTOR_ENTRY_POINT = "mmsafe.sim.vector:BatchedSafetyGridEnv"  # gymnasium.make_
 
 def register_envs() -> list[str]:
     """Register all scenarios (idempotent) and return their ids, in file order. A file without
-    an id, or with an id another file already took, is skipped with a warning."""
+    an id, or with an id another file already took, is skipped with a warning (once a
+    process: this runs at import and again before a run)."""
     owners: dict[str, str] = {}
     for path in scenario_files():
         env_id = env_id_of(path)
         if env_id is None:
-            warnings.warn(f"{path}: no top-level 'id:' line; not registered", stacklevel=2)
+            _warn_once(f"{path}: no top-level 'id:' line; not registered")
             continue
         if env_id in owners:
-            warnings.warn(
-                f"{path}: {env_id} is taken by {owners[env_id]}; not registered", stacklevel=2
-            )
+            _warn_once(f"{path}: {env_id} is taken by {owners[env_id]}; not registered")
             continue
         owners[env_id] = str(path)
         if env_id not in registry:
@@ -39,3 +38,12 @@ def register_envs() -> list[str]:
                 kwargs={"scenario": str(path)},
             )
     return list(owners)
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _WARNED:
+        _WARNED.add(message)
+        warnings.warn(message, stacklevel=3)

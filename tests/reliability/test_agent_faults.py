@@ -80,8 +80,35 @@ def test_failures_between_successes_are_recorded_and_the_run_goes_on(tmp_path):
 
 def test_a_streak_below_the_limit_at_the_end_is_recorded(tmp_path):
     out = tmp_path / "run"
-    evaluate(Switchable("raise"), config(out, max_agent_failures=None))
+    evaluate(Switchable("raise"), config(out, max_agent_failures=13))
     assert [r["outcome"] for r in records(out)] == ["agent_error"] * 12
+    evaluate(Switchable("raise"), config(tmp_path / "unlimited", max_agent_failures=None))
+    assert [r["outcome"] for r in records(tmp_path / "unlimited")] == ["agent_error"] * 12
+
+
+def test_mmsafe_eval_stops_an_agent_that_only_fails_with_one_line(tmp_path):
+    out = tmp_path / "run"
+    done = subprocess.run(
+        mmsafe_cmd(
+            "eval",
+            "agent=random",
+            "agent._target_=tests.slow_agents.Unreachable",
+            "suite=foundation",
+            "seeds=5",
+            "max_agent_failures=4",
+            "progress=false",
+            f"out={out}",
+        ),  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    [line] = [x for x in done.stderr.splitlines() if x.startswith("mmsafe: error:")]
+    assert "stopped: the agent failed on 4 units in a row" in line
+    assert "connection refused by localhost:9" in line and "max_agent_failures" in line
+    assert "Traceback" not in done.stderr and records(out) == []
 
 
 @pytest.mark.parametrize("fault", ["empty", "enormous"])

@@ -212,3 +212,28 @@ def test_min_free_mb_is_checked_at_the_start_and_before_every_record(tmp_path, m
     assert sorted(keys(tmp_path / "r" / "episodes.jsonl")) == sorted(
         episode_key("mmsafe/HazardLava-v0", seed) for seed in range(6)
     )
+
+
+@needs_small_disk
+def test_a_read_only_disk_is_refused_before_work_starts(tmp_path):
+    """A new run directory, and one to resume that a finished run left."""
+    run = [*RUN, "min_free_mb=0"]
+    steps = on_small_disk(
+        tmp_path,
+        "4m",
+        [
+            mmsafe(*run, "seeds=3", "out={disk}/old"),
+            "find {disk} -type f -exec md5sum {{}} + | sort > {seen}/before",
+            "mount -o remount,ro {disk} && " + mmsafe(*run, "seeds=6", "out={disk}/old"),
+            mmsafe(*run, "seeds=3", "out={disk}/new"),
+            "find {disk} -type f -exec md5sum {{}} + | sort > {seen}/after",
+        ],
+    )
+    (first, _), _, (resumed, resumed_err), (new, new_err), _ = steps
+    assert first == 0 and resumed == 2 and new == 2
+    assert "cannot write to run directory" in one_line_error(resumed_err)
+    assert "cannot create run directory" in one_line_error(new_err)
+    for err in (resumed_err, new_err):
+        assert "is on a read-only file system" in err
+    seen = tmp_path / "seen"
+    assert (seen / "before").read_text() == (seen / "after").read_text()  # nothing touched
