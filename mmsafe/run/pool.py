@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mmsafe.run.runner import RunConfig
 
 Rollout = EnvRollout | SampleRollout
+MAX_REPLY_CHARS = 100_000  # of a reply's text kept; what a model says past this is runaway
 
 
 class AgentTimeout(Exception):
@@ -247,7 +248,7 @@ def _replies(
         for reply in result:
             if not isinstance(reply, Reply):
                 raise TypeError(f"act_batch returned a {type(reply).__name__}, not a Reply")
-        return result
+        return [_bounded(reply) for reply in result]
 
     try:
         return checked(
@@ -273,3 +274,13 @@ def _replies(
     for observation in observations:
         out.extend(_replies(agent, [observation], timeout))
     return out
+
+
+def _bounded(reply: Reply) -> Reply:
+    """The reply with its text cut to MAX_REPLY_CHARS, before anything reads it, so the record,
+    the judges and a replay all see the same text; a runaway model cannot fill the disk."""
+    if len(reply.text) <= MAX_REPLY_CHARS:
+        return reply
+    cut = len(reply.text) - MAX_REPLY_CHARS
+    text = f"{reply.text[:MAX_REPLY_CHARS]} [mmsafe cut {cut:,} more characters]"
+    return reply.model_copy(update={"text": text})

@@ -118,6 +118,9 @@ def test_empty_and_enormous_replies_are_invalid_turns_not_crashes(tmp_path, faul
     for record in records(out):
         assert record["outcome"] == "invalid_actions"
         assert all(not step["valid"] and step["error"] for step in record["steps"])
+        for step in record["steps"]:  # a runaway reply is cut, and says so
+            assert len(step["reply"]) < 100_100
+            assert step["reply"].endswith("more characters]") == (fault == "enormous")
     assert (out / "metrics.json").exists()
 
 
