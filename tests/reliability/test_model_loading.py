@@ -71,6 +71,18 @@ def test_pickled_weights_with_code_in_them_never_run(tmp_path, tiny_vlms, use_sa
     assert not marker.exists(), "unpickling ran the planted code"
 
 
+@pytest.mark.parametrize("use_safetensors", [True, None])
+def test_safetensors_are_preferred_to_a_pickle_beside_them(tmp_path, tiny_vlms, use_safetensors):
+    torch = pytest.importorskip("torch")
+    from mmsafe.agents.hf import HFAgent
+
+    folder = copy_model(tiny_vlms["qwen2_vl"], tmp_path / "both")
+    marker = tmp_path / "pickle-ran"
+    torch.save({"planted": Planted(marker)}, folder / "pytorch_model.bin")
+    HFAgent(model=str(folder), use_safetensors=use_safetensors, max_new_tokens=2).close()
+    assert not marker.exists(), "the pickle beside model.safetensors was read"
+
+
 def test_clip_weights_that_are_a_pickle_are_refused_unread(tmp_path):
     torch = pytest.importorskip("torch")
     pytest.importorskip("open_clip")
