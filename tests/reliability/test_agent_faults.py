@@ -202,3 +202,28 @@ def test_mmsafe_eval_rebuilds_an_agent_that_outgrows_agent_memory_mb(tmp_path):
     outcomes = Counter(r["outcome"] for r in records(out))
     assert sum(outcomes.values()) == 12 and 0 < outcomes["agent_error"] < 12, outcomes
     assert all("agent_memory_mb=1500" in r["error"] for r in records(out) if r["error"])
+
+
+@pytest.mark.parametrize("fault", ["raise", "hang", "empty"])
+def test_an_agent_failing_on_media_samples_is_recorded_per_sample(tmp_path, fault):
+    from mmsafe.data.task import resolve_task
+
+    out = tmp_path / "run"
+    tasks = [str(resolve_task(name).path) for name in ("SituationalPairs", "SycophancyFlip")]
+    metrics = evaluate(
+        Switchable(fault),
+        RunConfig(
+            tasks=tasks,
+            seeds=[0],
+            out=out,
+            batch_size=4,
+            max_agent_failures=None,
+            agent_timeout_s=0.1 if fault == "hang" else 120.0,
+        ),  # fmt: skip
+    )
+    done = records(out)
+    assert done and len(done) == len({r["key"] for r in done})
+    expected = {"raise": "agent_error", "hang": "agent_timeout", "empty": "invalid_actions"}
+    assert {r["outcome"] for r in done} == {expected[fault]}
+    assert all(r["sample"] for r in done)  # media samples, each recorded on its own
+    assert metrics["per_task"]

@@ -237,3 +237,22 @@ def test_a_read_only_disk_is_refused_before_work_starts(tmp_path):
         assert "is on a read-only file system" in err
     seen = tmp_path / "seen"
     assert (seen / "before").read_text() == (seen / "after").read_text()  # nothing touched
+
+
+def test_metrics_json_is_the_old_file_or_the_new_one_never_a_part(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from mmsafe.run.rundir import RunDir
+
+    run_dir = RunDir(tmp_path)
+    run_dir.write_metrics({"overall": "old"})
+
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("mmsafe.run.rundir.os.fsync", disk_full)
+    with pytest.raises(MmsafeError, match="No space left on device.*same command to resume"):
+        run_dir.write_metrics({"overall": "new " * 100_000})
+    assert run_dir.read_metrics() == {"overall": "old"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]  # no temporary left
