@@ -25,3 +25,25 @@ def test_ci_runs_the_readme_commands():
     assert "mmsafe eval" in commands[0] and "pip install ." in commands[0]
     assert commands[1].endswith("&& pytest")
     assert 'pip install -q -c constraints.txt -e ".[dev]"' in ci and "\npytest" in ci
+
+
+def test_every_test_the_guarantees_cite_exists():
+    """Each `file.py::name` (or `::name`, of the file before it; "R " is tests/reliability/)
+    in the Guarantees section names a test function in that file."""
+    section = README.split("## Guarantees", 1)[1].split("\n## ", 1)[0]
+    cited, path = [], None
+    for prefix, token in re.findall(r"(R )?`([\w/.:\[\]-]+)`", section):
+        if ".py" not in token and not token.startswith("::"):
+            continue  # a setting or a file name, not a test
+        name = ""
+        if not token.startswith("::"):
+            file, _, name = token.partition("::")
+            path = ROOT / ("tests/reliability" if prefix else "") / file
+        else:
+            name = token[2:]
+        assert path is not None and path.exists(), f"{token}: no file {path}"
+        if name:
+            cited.append((path, name.split("[")[0]))
+    assert len(cited) >= 20
+    for path, name in cited:
+        assert re.search(rf"^def {name}\(", path.read_text(), re.M), f"{path.name}::{name}"
