@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from mmsafe.agents import RandomAgent
@@ -44,3 +45,16 @@ class Unreachable(RandomAgent):
 
     def act_batch(self, observations):
         raise ConnectionError("connection refused by localhost:9")
+
+
+class DownWhileFlagged(RandomAgent):
+    """A random walker whose server is down while the file `flag` exists."""
+
+    def __init__(self, *args, flag: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.flag = flag
+
+    def act_batch(self, observations):
+        if self.flag and os.path.exists(self.flag):
+            raise ConnectionError("connection refused by localhost:9")
+        return super().act_batch(observations)

@@ -203,3 +203,20 @@ def test_a_ray_worker_rebuilds_an_agent_that_outgrows_agent_memory_mb(cluster, t
     assert len(records) == len({r["key"] for r in records}) == 12
     assert 0 < len(errors) < 12
     assert all("memory: the agent's process grew to" in error for error in errors)
+
+
+@needs_ray
+def test_an_agent_that_only_fails_on_ray_stops_the_run_and_the_rerun_finishes(cluster, tmp_path):
+    out, down = tmp_path / "run", tmp_path / "server-down"
+    down.touch()
+    args = ["agent=random", "agent._target_=tests.slow_agents.DownWhileFlagged",
+            f"+agent.flag={down}", "max_agent_failures=4", "suite=foundation", "seeds=4",
+            "judge=[]"]  # fmt: skip
+    with pytest.raises(MmsafeError, match="failed on 4 units in a row") as stopped:
+        evaluate_with("ray", out, *args)
+    assert "connection refused by localhost:9" in str(stopped.value)
+    assert not (out / "episodes.jsonl").exists()  # the failed streak is held back, unrecorded
+    down.unlink()  # the server is back
+    evaluate_with("ray", out, *args)
+    keys = [r["key"] for r in read_episodes(out)]
+    assert len(keys) == len(set(keys)) == 12
