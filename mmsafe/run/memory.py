@@ -24,6 +24,8 @@ from mmsafe.core import MmsafeError
 if TYPE_CHECKING:
     from mmsafe.run.pool import LocalPool
 
+REBUILT = "memory: "  # how the error of a unit failed by a rebuild begins
+
 
 def resident_mb() -> float:
     """This process's resident memory, in MB."""
@@ -78,4 +80,4 @@ class MemoryWatch:
                 "the memory is held outside the agent; the units in flight are not recorded: run "
                 "the same command to resume in a fresh process (or raise agent_memory_mb)"
             )
-        return f"memory: {grown}; the agent was rebuilt"
+        return f"{REBUILT}{grown}; the agent was rebuilt"

@@ -23,6 +23,7 @@ from mmsafe.agents.base import Agent
 from mmsafe.content import scenario_index
 from mmsafe.core import EpisodeRecord, MmsafeError
 from mmsafe.run.judging import judge_figures, judge_records
+from mmsafe.run.memory import REBUILT
 from mmsafe.run.pool import Finished, LocalPool, Pool, rollout_factories
 from mmsafe.run.rollout import replay_frames
 from mmsafe.run.rundir import RESUME_HINT, RunDir
@@ -249,6 +250,8 @@ class FailureStreak:
 
     def push(self, unit: Finished) -> list[Finished]:
         """The units ready to record: none while a streak of failures grows."""
+        if (unit.record.error or "").startswith(REBUILT):
+            return [unit]  # failed by a memory rebuild (a whole batch at once), not a streak
         if self.limit is None or unit.record.outcome not in self.FAILURES:
             ready, self.held = [*self.held, unit], []
             return ready
