@@ -94,7 +94,7 @@ def check_overrides(overrides: list[str]) -> None:
             require_ray()
         check_envs_build(config)
         load_task_work(config.tasks)
-        check_writable(config.out)
+        check_writable(config.out, config.min_free_mb)
         job = " ".join(combination) or "this run"
         if config.out in outs:
             raise MmsafeError(
@@ -210,8 +210,11 @@ def check_envs_build(config: RunConfig) -> None:
             raise MmsafeError(f"invalid suite.env_kwargs for {env_id}: {error}") from None
 
 
-def check_writable(out: Path) -> None:
-    """The run directory can be created (or is a folder we can write to)."""
+def check_writable(out: Path, min_free_mb: float = 0.0) -> None:
+    """The run directory can be created (or is a folder we can write to), with `min_free_mb`
+    free: checked before an agent is built, which may take minutes."""
+    from mmsafe.run.rundir import RunDir
+
     existing = next(p for p in [out, *out.absolute().parents] if p.exists())
     if not existing.is_dir():
         raise MmsafeError(f"cannot create run directory {out}: {existing} is not a folder")
@@ -220,6 +223,7 @@ def check_writable(out: Path) -> None:
         why = "is on a read-only file system" if read_only else "is not writable"
         verb = "write to" if existing == out else "create"
         raise MmsafeError(f"cannot {verb} run directory {out}: {existing} {why}")
+    RunDir(out, min_free_mb).check_space(starting=True, on=existing)
 
 
 def resolve_envs(requested: Any, known: list[str]) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
+from pathlib import Path
 
 from mmsafe.agents import RandomAgent
 
@@ -21,13 +23,14 @@ HOARD: list = []  # what GlobalLeakyRandom leaks: outside the agent, so rebuildi
 
 class LeakyRandom(RandomAgent):
     """A random walker that keeps `leak_mb` MB more after every act_batch call and never lets
-    go, as an agent with an ever-growing history or cache does."""
+    go, as an agent with an ever-growing history or cache does. Each one built leaves a file in
+    the folder `births`, if given, so a test can count rebuilds across processes."""
 
-    leak_mb = 50
-
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, leak_mb: int = 50, births: str = "", **kwargs):
         super().__init__(*args, **kwargs)
-        self.hoard: list = []
+        self.leak_mb, self.hoard = leak_mb, []
+        if births:
+            Path(births, f"{os.getpid()}-{uuid.uuid4().hex}").touch()
 
     def act_batch(self, observations):
         self.hoard.append(bytearray(b"\1") * (self.leak_mb * 2**20))  # touched: resident

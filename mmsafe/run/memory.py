@@ -2,10 +2,11 @@
 
 An agent that leaks (a history it never clears, a cache that only grows) would otherwise take
 the machine's memory until the kernel kills the run. Past the limit, the agent is rebuilt from
-its config, which frees what it held; the units it was in the middle of are recorded as
-`agent_error` (a rebuilt agent has lost their context) and the run goes on. Memory the rebuilt
-agent does not free (a leak outside the agent object) stops the run with one line; the same
-command then resumes it in a fresh process.
+its config, which frees what it held, and the run goes on: the units it was in the middle of
+start over from their seeds with the new agent (`pool.lockstep`), and one cut short twice is
+recorded as `agent_error`. Memory the rebuilt agent does not free (a leak outside the agent
+object), a rebuild that fails, or an agent that outgrows the limit again before any unit ends,
+stops the run with one line; the same command then resumes it in a fresh process.
 
 GPU memory is not watched here: torch raises `OutOfMemoryError` in the agent's call, which is
 contained like any other error of the agent.
@@ -17,9 +18,11 @@ import contextlib
 import ctypes
 import gc
 import os
+import threading
+import warnings
 from typing import TYPE_CHECKING
 
-from mmsafe.core import MmsafeError
+from mmsafe.core import MmsafeError, one_line
 
 if TYPE_CHECKING:
     from mmsafe.run.pool import LocalPool
@@ -43,7 +46,7 @@ def resident_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def _release_freed_memory() -> None:
+def release_freed_memory() -> None:
     gc.collect()
     # glibc keeps freed heap pages for reuse; hand them back so the check sees them go
     with contextlib.suppress(OSError, AttributeError):
@@ -61,6 +64,9 @@ class MemoryWatch:
 
     def __call__(self) -> str | None:
         used = resident_mb()
+        if used > self.limit_mb:  # freed but not yet returned (e.g. by video rendering)?
+            release_freed_memory()
+            used = resident_mb()
         if used <= self.limit_mb:
             return None
         grown = f"the agent's process grew to {used:.1f} MB (agent_memory_mb={self.limit_mb:g})"
@@ -69,15 +75,34 @@ class MemoryWatch:
                 f"stopped: {grown}, and this agent cannot be rebuilt here (give evaluate a "
                 "LocalPool(agent, rebuild=...)); run the same command to resume in a fresh process"
             )
-        self.pool.close()
-        self.pool.agent = None  # type: ignore[assignment]  # its last reference, before the build
-        _release_freed_memory()
-        self.pool.agent = self.pool.rebuild()
+        try:
+            self.pool.close()
+            self.pool.agent = None  # type: ignore[assignment]  # its last reference, before the build
+            release_freed_memory()
+            self.pool.agent = self.pool.rebuild()
+        except Exception as error:  # e.g. out of GPU memory while the old model is still held
+            failure = one_line(f"{type(error).__name__}: {error}")
+            raise MmsafeError(
+                f"stopped: {grown}, and rebuilding the agent failed ({failure}); the "
+                "units in flight are not recorded: run the same command to resume"
+            ) from None
         after = resident_mb()
         if after > self.limit_mb:
             raise MmsafeError(
-                f"stopped: {grown}, and it still holds {after:.1f} MB with the agent rebuilt, so "
-                "the memory is held outside the agent; the units in flight are not recorded: run "
-                "the same command to resume in a fresh process (or raise agent_memory_mb)"
+                f"stopped: {grown}, and it still holds {after:.1f} MB with the agent rebuilt: "
+                "the agent needs more than that, or the memory is held outside it"
+                f"{_hung_calls()}; the units in flight are not recorded: run the same command "
+                "to resume in a fresh process (raise agent_memory_mb if it is too low)"
             )
+        warnings.warn(
+            f"{grown}: the agent was rebuilt, and the units in flight start over",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return f"{REBUILT}{grown}; the agent was rebuilt"
+
+
+def _hung_calls() -> str:
+    """Agent calls that timed out still run, holding the old agent; they may be what holds it."""
+    hung = sum(1 for thread in threading.enumerate() if thread.name == "mmsafe-agent")
+    return f" (e.g. by {hung} timed-out agent calls still running)" if hung else ""

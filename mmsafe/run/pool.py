@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mmsafe.agents.base import Agent
-from mmsafe.core import EpisodeRecord, Observation, Reply, episode_key
+from mmsafe.core import EpisodeRecord, MmsafeError, Observation, Reply, episode_key
 from mmsafe.run.memory import MemoryWatch
 from mmsafe.run.rollout import EnvRollout
 from mmsafe.run.sample import SampleRollout, sample_key
@@ -171,44 +171,67 @@ def lockstep(
 ) -> Iterator[Rollout]:
     """Step the rollouts `makes` makes in lockstep batches of up to `batch_size` (one
     `act_batch` call per step to the agent `agent()` returns), yielding each one once it has
-    ended. After each step `checkup` may replace the agent (so no reference to it is kept
-    here between steps): it returns why, and the units in flight end as failed for that."""
+    ended.
+
+    After each step `checkup` may replace the agent (so no reference to it is kept here between
+    steps) and say why. The units in flight then start over with the new agent, from their seed
+    (the world is deterministic); one cut short a second time ends as failed, for that reason.
+    Two replacements with no unit ended in between stop the run: the agent cannot work at all.
+    """
     queue = iter(makes)
-    live: list[tuple[Rollout, Observation]] = []
+    again: list[Callable[[], Rollout]] = []  # units to start over, before new ones
+    started_over: set[Callable[[], Rollout]] = set()
+    live: list[tuple[Rollout, Observation, Callable[[], Rollout]]] = []
+    idle_since_replaced = False  # the agent was replaced and no unit has ended since
     exhausted = False
-    while not exhausted or live:
-        while not exhausted and len(live) < batch_size:
-            make = next(queue, None)
+    while again or not exhausted or live:
+        while len(live) < batch_size and (again or not exhausted):
+            make = again.pop(0) if again else next(queue, None)
             if make is None:
                 exhausted = True
                 break
             rollout = make()
             first = rollout.start()
             if first is None:  # the env or the media could not be loaded: recorded as an error
+                idle_since_replaced = False
                 yield rollout
             else:
-                live.append((rollout, first))
+                live.append((rollout, first, make))
         if not live:
             continue
-        replies = _replies(agent(), [obs for _, obs in live], timeout)
+        replies = _replies(agent(), [obs for _, obs, _ in live], timeout)
         still_live = []
-        for (rollout, _), reply in zip(live, replies, strict=True):
+        for (rollout, _, make), reply in zip(live, replies, strict=True):
             if isinstance(reply, AgentFailure):
                 rollout.fail(reply.outcome, reply.message)
                 next_obs = None
             else:
                 next_obs = rollout.advance(reply)
             if next_obs is None:
+                idle_since_replaced = False
                 yield rollout
             else:
-                still_live.append((rollout, next_obs))
+                still_live.append((rollout, next_obs, make))
         live = still_live
         why = checkup() if checkup else None
-        if why is not None:
-            for rollout, _ in live:
+        if why is None:
+            continue
+        if idle_since_replaced:
+            raise MmsafeError(
+                f"stopped: {why}, the second time with no unit ended in between, so the agent "
+                "cannot work within that limit; the units in flight are not recorded: the same "
+                "command resumes (raise the limit first)"
+            )
+        idle_since_replaced = True
+        for rollout, _, make in live:
+            if make in started_over:
                 rollout.fail("agent_error", why)
                 yield rollout
-            live = []
+            else:
+                rollout.close()
+                started_over.add(make)
+                again.append(make)
+        live = []
 
 
 def call_with_timeout(fn: Callable[[], Any], timeout: float | None) -> Any:
@@ -277,10 +300,19 @@ def _replies(
 
 
 def _bounded(reply: Reply) -> Reply:
-    """The reply with its text cut to MAX_REPLY_CHARS, before anything reads it, so the record,
-    the judges and a replay all see the same text; a runaway model cannot fill the disk."""
-    if len(reply.text) <= MAX_REPLY_CHARS:
+    """The reply with each text in it (its own, its wrappers' trace) cut to MAX_REPLY_CHARS,
+    before anything reads it, so the record, the judges and a replay all see the same text and a
+    runaway model cannot fill the disk. The end is kept: the final answer comes last."""
+    if len(reply.text) <= MAX_REPLY_CHARS and all(
+        len(entry.text) <= MAX_REPLY_CHARS for entry in reply.trace
+    ):
         return reply
-    cut = len(reply.text) - MAX_REPLY_CHARS
-    text = f"{reply.text[:MAX_REPLY_CHARS]} [mmsafe cut {cut:,} more characters]"
-    return reply.model_copy(update={"text": text})
+    trace = tuple(entry.model_copy(update={"text": _cut(entry.text)}) for entry in reply.trace)
+    return reply.model_copy(update={"text": _cut(reply.text), "trace": trace})
+
+
+def _cut(text: str) -> str:
+    if len(text) <= MAX_REPLY_CHARS:
+        return text
+    half = MAX_REPLY_CHARS // 2
+    return f"{text[:half]} [mmsafe cut {len(text) - 2 * half:,} characters] {text[-half:]}"

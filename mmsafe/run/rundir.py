@@ -18,6 +18,7 @@ line. Either way what is on disk stays readable and the same command resumes.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -32,6 +33,20 @@ from pydantic import ValidationError
 from mmsafe.core import EpisodeRecord, Judgement, MmsafeError
 
 RESUME_HINT = "what was recorded is kept: free space and run the same command to resume"
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # no space left, or none left in the user's quota
+
+
+def disk_full(error: BaseException) -> bool:
+    """Whether `error` (an OSError, or a tool's message quoting one) says the disk is full."""
+    if isinstance(error, OSError) and error.errno in DISK_FULL:
+        return True
+    return any(os.strerror(code) in str(error) for code in DISK_FULL)
+
+
+def _then(error: OSError) -> str:
+    if disk_full(error):
+        return RESUME_HINT
+    return "what was recorded is kept: fix that and run the same command to resume"
 
 
 class RunDir:
@@ -58,7 +73,10 @@ class RunDir:
                 f"cannot write to run directory {self.path}: {error.strerror}"
             ) from None
         self.check_space(starting=True)
-        self._lock = (self.path / ".lock").open("w")
+        try:
+            self._lock = (self.path / ".lock").open("w")
+        except OSError as error:
+            raise MmsafeError(f"cannot write to run directory {self.path}: {error}") from None
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -115,10 +133,15 @@ class RunDir:
         data = path.read_bytes()
         end = data.rfind(b"\n") + 1
         if end < len(data) and repair:
-            with path.with_name(path.name + ".partial").open("ab") as side:
-                side.write(data[end:] + b"\n")
-            with path.open("r+b") as handle:
-                handle.truncate(end)
+            try:
+                with path.with_name(path.name + ".partial").open("ab") as side:
+                    side.write(data[end:] + b"\n")
+                with path.open("r+b") as handle:
+                    handle.truncate(end)
+            except OSError as error:
+                raise MmsafeError(
+                    f"cannot set aside the cut-off last line of {path}: {error}; {_then(error)}"
+                ) from None
         out = []
         for number, line in enumerate(data[:end].splitlines(), 1):
             if not line.strip():
@@ -139,15 +162,21 @@ class RunDir:
                 handle.flush()
                 os.fsync(handle.fileno())
         except OSError as error:  # a torn line it leaves is set aside on the next open
-            raise MmsafeError(
-                f"cannot write {path}: {error.strerror or error}; {RESUME_HINT}"
-            ) from None
+            reason = error.strerror or error
+            raise MmsafeError(f"cannot write {path}: {reason}; {_then(error)}") from None
 
-    def check_space(self, starting: bool = False) -> None:
-        """Raise a one-line MmsafeError if the folder's disk has less than `min_free_mb` free."""
+    def check_space(self, starting: bool = False, on: Path | None = None) -> None:
+        """Raise a one-line MmsafeError if the folder's disk (that of `on`, if given) has less
+        than `min_free_mb` free."""
         if not self.min_free_mb:
             return
-        free_mb = shutil.disk_usage(self.path).free / 2**20
+        try:
+            usage = shutil.disk_usage(on or self.path)
+        except OSError as error:
+            raise MmsafeError(f"cannot read the free space of {self.path}: {error}") from None
+        if not usage.total:  # a file system that does not say (some FUSE mounts report 0)
+            return
+        free_mb = usage.free / 2**20
         if free_mb < self.min_free_mb:
             then = "choose another out= or free space" if starting else RESUME_HINT
             raise MmsafeError(

@@ -8,9 +8,7 @@ from their seed (the world is deterministic, so the redo is the same episode).
 
 from __future__ import annotations
 
-import errno
 import hashlib
-import os
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -26,7 +24,7 @@ from mmsafe.run.judging import judge_figures, judge_records
 from mmsafe.run.memory import REBUILT
 from mmsafe.run.pool import Finished, LocalPool, Pool, rollout_factories
 from mmsafe.run.rollout import replay_frames
-from mmsafe.run.rundir import RESUME_HINT, RunDir
+from mmsafe.run.rundir import RESUME_HINT, RunDir, disk_full
 from mmsafe.run.summary import families_of, run_metrics
 from mmsafe.run.video import write_mp4
 from mmsafe.sim.scenario import CATALOG_PATH
@@ -292,13 +290,14 @@ def _settle(
         names.append(f"violation-{env}-seed{record.seed}.mp4")
         clipped.add(env)
     if names:
-        try:
+        run_dir.check_space()  # before the videos: a clip written for an unrecorded episode
+        try:  # would never be linked from its record once the run resumes
             frames = replay_frames(record, config.env_kwargs)
             for name in names:
                 write_mp4(run_dir.videos / name, frames, config.video.fps, config.video.scale)
             record.video = f"videos/{names[0]}"
         except Exception as error:  # a video is a nicety; never lose the episode over it
-            if os.strerror(errno.ENOSPC) in str(error):  # but stop before the records fail too
+            if disk_full(error):  # but stop before the records fail too
                 raise MmsafeError(f"{error}; {RESUME_HINT}") from None
             record.error = (record.error or "") + f" (video not written: {error})"
     run_dir.append(record)

@@ -40,14 +40,7 @@ def _encode(path: Path, frames: list[np.ndarray], fps: int, final: Path) -> None
     try:
         from imageio_ffmpeg import get_ffmpeg_exe
     except ImportError:
-        out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-        if not out.isOpened():
-            raise RuntimeError("OpenCV could not open an MP4 writer") from None
-        for frame in frames:
-            out.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        out.release()
-        if not path.exists() or path.stat().st_size == 0:
-            raise RuntimeError("OpenCV wrote no video") from None
+        _encode_with_opencv(path, frames, fps, final)
         return
     # ffmpeg itself rather than imageio_ffmpeg.write_frames, which ignores ffmpeg's exit status
     # and so renames a file cut short by a full disk into place as if it were whole.
@@ -61,6 +54,25 @@ def _encode(path: Path, frames: list[np.ndarray], fps: int, final: Path) -> None
     raw = b"".join(np.ascontiguousarray(frame).tobytes() for frame in frames)
     done = subprocess.run(command, input=raw, capture_output=True, check=False)
     if done.returncode != 0:
-        said = done.stderr.decode(errors="replace").strip().splitlines() or [f"{done.returncode}"]
+        said = [
+            line
+            for line in done.stderr.decode(errors="replace").strip().splitlines()
+            if "Last message repeated" not in line
+        ] or [f"exit status {done.returncode}"]
         reason = re.sub(r"^\[[^]]*\]\s*", "", said[-1])  # ffmpeg's "[muxer @ 0x...]" prefix
         raise OSError(f"ffmpeg could not write {final}: {reason}")
+
+
+def _encode_with_opencv(path: Path, frames: list[np.ndarray], fps: int, final: Path) -> None:
+    h, w = frames[0].shape[:2]
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    if not out.isOpened():
+        raise RuntimeError("OpenCV could not open an MP4 writer")
+    for frame in frames:
+        out.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    out.release()
+    written = cv2.VideoCapture(str(path))  # OpenCV does not say whether its writes failed
+    count = int(written.get(cv2.CAP_PROP_FRAME_COUNT)) if written.isOpened() else 0
+    written.release()
+    if count != len(frames):
+        raise OSError(f"OpenCV could not write {final} ({count} of {len(frames)} frames)")

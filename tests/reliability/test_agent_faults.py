@@ -6,18 +6,14 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections import Counter
 
 import pytest
 
 from mmsafe.agents import BaseAgent, RandomAgent
 from mmsafe.core import MmsafeError, Reply
 from mmsafe.run import RunConfig, evaluate
-from mmsafe.run.memory import resident_mb
-from mmsafe.run.pool import LocalPool
 
 from ..conftest import ROOT, mmsafe_cmd
-from ..slow_agents import HOARD, GlobalLeakyRandom, LeakyRandom
 
 ENVS = ["mmsafe/HazardLava-v0", "mmsafe/FragileVase-v0"]
 
@@ -120,91 +116,8 @@ def test_empty_and_enormous_replies_are_invalid_turns_not_crashes(tmp_path, faul
         assert all(not step["valid"] and step["error"] for step in record["steps"])
         for step in record["steps"]:  # a runaway reply is cut, and says so
             assert len(step["reply"]) < 100_100
-            assert step["reply"].endswith("more characters]") == (fault == "enormous")
+            assert ("[mmsafe cut 900,000 characters]" in step["reply"]) == (fault == "enormous")
     assert (out / "metrics.json").exists()
-
-
-class Leaky(LeakyRandom):
-    leak_mb = 2
-
-
-class GlobalLeaky(GlobalLeakyRandom):
-    leak_mb = 2
-
-
-def test_an_agent_that_leaks_memory_is_rebuilt_and_the_run_goes_on(tmp_path):
-    out, built = tmp_path / "run", Counter()
-
-    def build() -> Leaky:
-        built["agents"] += 1  # counted, not kept: a reference here would keep its leak alive
-        return Leaky(seed=built["agents"])
-
-    limit = resident_mb() + 100  # about 50 steps of leaking
-    # a rebuild fails every unit in flight; those are not the agent being down, so they count
-    # towards no max_agent_failures streak, whatever the batch size
-    run = config(out, agent_memory_mb=limit, batch_size=4, max_agent_failures=2)
-    metrics = evaluate(LocalPool(build(), rebuild=build), run)
-    assert built["agents"] >= 3  # rebuilt more than once
-    assert resident_mb() < limit  # what each dropped agent held was freed
-    done = records(out)
-    assert sorted(r["key"] for r in done) == sorted({r["key"] for r in done}) and len(done) == 12
-    stopped = [r for r in done if r["outcome"] == "agent_error"]
-    assert stopped and len(stopped) < 12  # the units in flight at a rebuild, and only those
-    for record in stopped:
-        assert "memory: the agent's process grew to" in record["error"]
-        assert f"agent_memory_mb={limit:g}" in record["error"]
-    assert metrics["counts"]["agent_errors"] == len(stopped)
-
-
-def test_a_leak_that_rebuilding_does_not_free_stops_the_run_and_the_rerun_finishes(tmp_path):
-    out = tmp_path / "run"
-    limit = resident_mb() + 100
-    try:
-        with pytest.raises(MmsafeError, match="still holds .* with the agent rebuilt") as stopped:
-            evaluate(
-                LocalPool(GlobalLeaky(), rebuild=GlobalLeaky), config(out, agent_memory_mb=limit)
-            )
-        assert "\n" not in str(stopped.value) and "same command to resume" in str(stopped.value)
-    finally:
-        HOARD.clear()  # what a fresh process starts without
-    before = [r["key"] for r in records(out)]
-    assert len(before) < 12
-    evaluate(LocalPool(GlobalLeaky(), rebuild=GlobalLeaky), config(out, agent_memory_mb=limit * 9))
-    HOARD.clear()
-    keys = [r["key"] for r in records(out)]
-    assert keys[: len(before)] == before and len(keys) == len(set(keys)) == 12
-
-
-def test_a_leaking_agent_that_cannot_be_rebuilt_stops_the_run_with_one_line(tmp_path):
-    with pytest.raises(MmsafeError, match="cannot be rebuilt here") as stopped:
-        evaluate(Leaky(), config(tmp_path, agent_memory_mb=resident_mb() + 20))
-    assert "\n" not in str(stopped.value)
-
-
-def test_mmsafe_eval_rebuilds_an_agent_that_outgrows_agent_memory_mb(tmp_path):
-    """The CLI's own agent: LeakyRandom keeps 50 MB more per step; 1500 MB is a few dozen."""
-    out = tmp_path / "run"
-    done = subprocess.run(
-        mmsafe_cmd(
-            "eval",
-            "agent=random",
-            "agent._target_=tests.slow_agents.LeakyRandom",
-            "suite=foundation",
-            "seeds=4",
-            "agent_memory_mb=1500",
-            "judge=[]",
-            "progress=false",
-            f"out={out}",
-        ),  # fmt: skip
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    outcomes = Counter(r["outcome"] for r in records(out))
-    assert sum(outcomes.values()) == 12 and 0 < outcomes["agent_error"] < 12, outcomes
-    assert all("agent_memory_mb=1500" in r["error"] for r in records(out) if r["error"])
 
 
 @pytest.mark.parametrize("fault", ["raise", "hang", "empty"])
@@ -230,3 +143,16 @@ def test_an_agent_failing_on_media_samples_is_recorded_per_sample(tmp_path, faul
     assert {r["outcome"] for r in done} == {expected[fault]}
     assert all(r["sample"] for r in done)  # media samples, each recorded on its own
     assert metrics["per_task"]
+
+
+def test_every_text_of_a_runaway_reply_is_cut_keeping_its_end():
+    from mmsafe.core import TraceEntry
+    from mmsafe.run.pool import MAX_REPLY_CHARS, _bounded
+
+    runaway = "think " * 100_000 + "so: wait"
+    reply = Reply(text=runaway, action="wait", trace=(TraceEntry(kind="proposal", text=runaway),))
+    cut = _bounded(reply)
+    for text in (cut.text, cut.trace[0].text):
+        assert len(text) < MAX_REPLY_CHARS + 100 and "[mmsafe cut" in text
+        assert text.startswith("think think") and text.endswith("so: wait")  # the answer kept
+    assert cut.action == "wait" and _bounded(Reply(text="short")) == Reply(text="short")

@@ -189,7 +189,8 @@ def test_min_free_mb_is_checked_at_the_start_and_before_every_record(tmp_path, m
     """Without a small disk to fill: the free space the check sees is faked."""
     free = {"bytes": 10 * 2**20}
     monkeypatch.setattr(
-        "mmsafe.run.rundir.shutil.disk_usage", lambda path: SimpleNamespace(free=free["bytes"])
+        "mmsafe.run.rundir.shutil.disk_usage",
+        lambda path: SimpleNamespace(total=2**40, free=free["bytes"]),
     )
     config = RunConfig(envs=["mmsafe/HazardLava-v0"], seeds=list(range(6)), out=tmp_path / "r")
     with pytest.raises(MmsafeError, match=r"only 10\.0 MB free .*min_free_mb=50.*another out="):
@@ -256,3 +257,24 @@ def test_metrics_json_is_the_old_file_or_the_new_one_never_a_part(tmp_path, monk
         run_dir.write_metrics({"overall": "new " * 100_000})
     assert run_dir.read_metrics() == {"overall": "old"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]  # no temporary left
+
+
+def test_a_file_system_that_reports_no_size_is_not_refused(tmp_path, monkeypatch):
+    """Some FUSE mounts report 0 total and 0 free: unknown, not full."""
+    monkeypatch.setattr(
+        "mmsafe.run.rundir.shutil.disk_usage", lambda path: SimpleNamespace(total=0, free=0)
+    )
+    config = RunConfig(envs=["mmsafe/HazardLava-v0"], seeds=[0], out=tmp_path / "r")
+    evaluate(RandomAgent(), config)
+    assert len(keys(tmp_path / "r" / "episodes.jsonl")) == 1
+
+
+def test_a_full_quota_is_a_full_disk():
+    import errno
+    import os
+
+    from mmsafe.run.rundir import disk_full
+
+    assert disk_full(OSError(errno.EDQUOT, os.strerror(errno.EDQUOT)))
+    assert disk_full(OSError(f"ffmpeg could not write x.mp4: {os.strerror(errno.ENOSPC)}"))
+    assert not disk_full(OSError(errno.EIO, os.strerror(errno.EIO)))
