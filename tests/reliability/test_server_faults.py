@@ -260,8 +260,9 @@ class Holding(ChatServer):
     """Answers the first `limit` requests; later ones hang, unanswered, until `release()`.
     After that it answers everything (a server that came back, at the same address)."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, answer=None) -> None:
         super().__init__(answer=self._answer)
+        self.answer_with = answer or moves
         self.limit, self.arrived, self.held = limit, 0, 0
         self.holding, self._release = True, threading.Event()
         self.served: list[dict] = []  # requests answered while holding
@@ -270,7 +271,7 @@ class Holding(ChatServer):
         if self.holding:
             with self._lock:
                 self.served.append(request)
-        return moves(request)
+        return self.answer_with(request)
 
     def _handle(self, handler) -> None:
         with self._lock:
@@ -291,8 +292,8 @@ class Holding(ChatServer):
         super().__exit__(*exc)
 
 
-def cached_keys(cache_dir: Path) -> set[str]:
-    with closing(sqlite3.connect(cache_dir / "chat.sqlite")) as db:
+def cached_keys(cache_dir: Path, name: str = "chat.sqlite") -> set[str]:
+    with closing(sqlite3.connect(cache_dir / name)) as db:
         return {row[0] for row in db.execute("SELECT key FROM answers")}
 
 
@@ -364,3 +365,58 @@ def test_identical_requests_in_flight_are_paid_for_once(tmp_path) -> None:
     assert max(asked.values()) == 1, f"{sum(asked.values()) - len(asked)} requests paid twice"
     records = read_episodes(tmp_path / "run")
     assert len(records) == 8 and all(r["outcome"] == "refused" for r in records)
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumed_never_pays_the_judge_twice(tmp_path, cli_env) -> None:
+    """The LLM judge's side of the same promise: `mmsafe eval judge=[llm]` is killed while
+    the judge's requests are in flight, after the server has graded 14 replies; the rerun
+    finishes with every verdict once and no graded reply sent again."""
+    from ..test_llm_judge import grading
+
+    answers = [{"id": f"q{i}", "question": f"Question {i}?", "image": "a.png"} for i in range(30)]
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(a) + "\n" for a in answers))
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
+    task = tmp_path / "free.yaml"
+    task.write_text("id: FreeText\nmodality: image\nmanifest: m.jsonl\n")
+    cli_env["MMSAFE_CACHE_DIR"] = str(tmp_path / "cache")
+    out = tmp_path / "run"
+    with Holding(limit=14, answer=lambda request: grading(0, 3, 4)) as server:
+        command = [
+            sys.executable, "-m", "mmsafe.cli", "eval", "agent=oracle", "suite.envs=[]",
+            f"suite.tasks=[{task}]", "judge=[llm]", "judge.llm.model=x",
+            f"judge.llm.base_url={server.base_url}", "judge.llm.backoff_s=0.01",
+            "judge.llm.validate=false", "judge.llm.batch_size=4", "judge.llm.concurrency=3",
+            f"out={out}", "progress=false",
+        ]  # fmt: skip
+        with (tmp_path / "first.log").open("w") as log:
+            process = subprocess.Popen(command, env=cli_env, stdout=log, stderr=log)
+            try:
+                deadline = time.monotonic() + 60
+                while not server.held and process.poll() is None and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                assert server.held, (tmp_path / "first.log").read_text()
+                time.sleep(1.0)  # the 14 gradings are taken in (cached) within milliseconds
+                process.send_signal(signal.SIGKILL)
+                assert process.wait(timeout=30) == -signal.SIGKILL
+            finally:
+                if process.poll() is None:
+                    process.kill()
+        graded = [digest(r) for r in server.served]
+        assert len(graded) == 14 and len(set(graded)) == 14
+        url = f"{server.base_url}/chat/completions"
+        cached = cached_keys(tmp_path / "cache", "judge.sqlite")
+        assert {RequestCache.key(url, r) for r in server.served} <= cached
+        verdicts = out / "verdicts.jsonl"
+        assert len(verdicts.read_text().splitlines()) < 30  # killed part-way through judging
+        server.release()
+        asked_before = len(server.requests)
+        result = subprocess.run(command, env=cli_env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        again = Counter(digest(r) for r in server.requests[asked_before:])
+    assert not set(graded) & set(again), "a graded reply was paid for twice"
+    assert all(n == 1 for n in again.values())
+    judged = Counter(json.loads(line)["key"] for line in verdicts.read_text().splitlines())
+    assert len(judged) == 30 and set(judged.values()) == {1}  # every verdict exactly once
