@@ -16,13 +16,14 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mmsafe.core import MmsafeError, Verdict
+from mmsafe.core import MmsafeError, Verdict, one_line
 from mmsafe.judges.base import Judge, JudgeItem
 from mmsafe.judges.clip_reward import (
     DEFAULT_BASELINE,
@@ -98,8 +99,13 @@ class XClipRewardJudge(Judge):
             # safetensors where the folder has them; transformers reads a .bin only with
             # torch.load(weights_only=True), so no pickled code runs either way
             self.model = XCLIPModel.from_pretrained(model, dtype=pick_dtype(dtype, self.device))
+        except pickle.UnpicklingError:
+            raise MmsafeError(
+                f"cannot load X-CLIP {model}: its pickled weights hold more than tensors, which "
+                "weights_only loading refuses (convert them to safetensors)"
+            ) from None
         except (OSError, ValueError) as error:
-            raise MmsafeError(f"cannot load X-CLIP {model}: {error}") from None
+            raise MmsafeError(f"cannot load X-CLIP {model}: {one_line(str(error))}") from None
         self.model = self.model.to(self.device).eval()
         length = self.model.config.vision_config.num_frames
         if num_frames not in (None, length):

@@ -108,3 +108,26 @@ def test_trust_remote_code_is_off_by_default_everywhere():
         text = path.read_text(encoding="utf-8")
         assert "trust_remote_code=True" not in text, path
         assert "weights_only=False" not in text, path
+
+
+def test_xclip_judge_weights_that_are_a_pickle_never_run(tmp_path, tmp_path_factory):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from safetensors.torch import load_file
+
+    from mmsafe.judges.video_reward import XClipRewardJudge
+
+    from ..conftest import ROOT, _load_script
+
+    built = _load_script(ROOT / "assets" / "models" / "make_tiny_xclip.py").build(
+        tmp_path_factory.mktemp("xclip")
+    )
+    folder = tmp_path / "pickled"
+    shutil.copytree(built, folder, ignore=shutil.ignore_patterns("*.safetensors"))
+    marker = tmp_path / "pickle-ran"
+    weights = dict(load_file(built / "model.safetensors"))
+    torch.save({**weights, "planted": Planted(marker)}, folder / "pytorch_model.bin")
+    with pytest.raises(MmsafeError, match="cannot load X-CLIP") as refused:
+        XClipRewardJudge(model=str(folder), device="cpu")
+    assert "\n" not in str(refused.value)
+    assert not marker.exists(), "unpickling ran the planted code"
