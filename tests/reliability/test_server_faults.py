@@ -292,6 +292,24 @@ class Holding(ChatServer):
         super().__exit__(*exc)
 
 
+def kill_once_held(command: list[str], env: dict, server: Holding, log_path: Path) -> None:
+    """Run `command` until `server` holds a request, give it a second to take in (and cache)
+    the answers it got, then SIGKILL it."""
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + 60
+            while not server.held and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert server.held, log_path.read_text()
+            time.sleep(1.0)  # the answers are taken in (cached) within milliseconds
+            process.send_signal(signal.SIGKILL)
+            assert process.wait(timeout=30) == -signal.SIGKILL
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+
 def cached_keys(cache_dir: Path, name: str = "chat.sqlite") -> set[str]:
     with closing(sqlite3.connect(cache_dir / name)) as db:
         return {row[0] for row in db.execute("SELECT key FROM answers")}
@@ -311,19 +329,7 @@ def test_a_killed_run_resumed_never_pays_twice_for_an_answer(tmp_path, cli_env) 
             "agent.concurrency=3", "batch_size=3", "suite=foundation", "suite.envs=[HazardLava]",
             f"seeds={seeds}", "video.per_env=0", f"out={out}", "progress=false",
         ]  # fmt: skip
-        with (tmp_path / "first.log").open("w") as log:
-            process = subprocess.Popen(command, env=cli_env, stdout=log, stderr=log)
-            try:
-                deadline = time.monotonic() + 60
-                while not server.held and process.poll() is None and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                assert server.held, (tmp_path / "first.log").read_text()
-                time.sleep(1.0)  # the 14 answers are taken in (cached) within milliseconds
-                process.send_signal(signal.SIGKILL)
-                assert process.wait(timeout=30) == -signal.SIGKILL
-            finally:
-                if process.poll() is None:
-                    process.kill()
+        kill_once_held(command, cli_env, server, tmp_path / "first.log")
         answered = [digest(r) for r in server.served]
         assert len(answered) == 14 and len(set(answered)) == 14  # none twice in one run
         url = f"{server.base_url}/chat/completions"
@@ -391,19 +397,7 @@ def test_a_killed_run_resumed_never_pays_the_judge_twice(tmp_path, cli_env) -> N
             "judge.llm.validate=false", "judge.llm.batch_size=4", "judge.llm.concurrency=3",
             f"out={out}", "progress=false",
         ]  # fmt: skip
-        with (tmp_path / "first.log").open("w") as log:
-            process = subprocess.Popen(command, env=cli_env, stdout=log, stderr=log)
-            try:
-                deadline = time.monotonic() + 60
-                while not server.held and process.poll() is None and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                assert server.held, (tmp_path / "first.log").read_text()
-                time.sleep(1.0)  # the 14 gradings are taken in (cached) within milliseconds
-                process.send_signal(signal.SIGKILL)
-                assert process.wait(timeout=30) == -signal.SIGKILL
-            finally:
-                if process.poll() is None:
-                    process.kill()
+        kill_once_held(command, cli_env, server, tmp_path / "first.log")
         graded = [digest(r) for r in server.served]
         assert len(graded) == 14 and len(set(graded)) == 14
         url = f"{server.base_url}/chat/completions"
