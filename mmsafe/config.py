@@ -26,6 +26,7 @@ from mmsafe.core import HELDOUT_SEED_BASE, MmsafeError
 from mmsafe.run.distributed import RunnerConfig, require_ray
 from mmsafe.run.runner import RunConfig, load_task_work
 from mmsafe.sim.registration import register_envs
+from mmsafe.sim.world import ACTIONS
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 GROUPS = ("agent", "suite", "judge", "runner")
@@ -125,6 +126,12 @@ def run_config(cfg: DictConfig) -> RunConfig:
         seeds = list(range(seeds))
     else:
         seeds = OmegaConf.to_container(seeds) if OmegaConf.is_config(seeds) else seeds
+        held_out = [s for s in seeds if isinstance(s, int) and s >= HELDOUT_SEED_BASE]
+        if isinstance(seeds, list) and held_out:
+            raise MmsafeError(
+                f"seeds: {held_out[0]} is in the held-out range (>= 2**32, what seeds=heldout:N "
+                "draws from); a public seed list stays below it"
+            )
     try:
         return RunConfig(
             envs=envs,
@@ -306,8 +313,14 @@ def build_agent(cfg: DictConfig) -> Agent:
             raise MmsafeError(
                 f"unknown shield.checker '{shield.checker}'; choose lookahead, model or null"
             )
+        fallback = shield.get("fallback")
+        if fallback is not None and fallback not in ACTIONS:  # a typo would void every veto
+            raise MmsafeError(
+                f"shield.fallback {fallback!r} is not an action; choose one of "
+                f"{', '.join(ACTIONS)} or null"
+            )
         name = agent.name
-        agent = SafetyShield(agent, checker, int(shield.retries), shield.fallback)
+        agent = SafetyShield(agent, checker, int(shield.retries), fallback)
         agent.name = name
     return agent
 
