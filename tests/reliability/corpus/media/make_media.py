@@ -52,6 +52,8 @@ def main() -> int:
     try:
         with_audio = real_video(scratch, audio=True)
         (HERE / "truncated.mp4").write_bytes(with_audio[: len(with_audio) // 2])
+        # cut near the end: the sound track's last packets are missing
+        (HERE / "cut_short_sound.mp4").write_bytes(with_audio[: len(with_audio) * 9 // 10])
         (HERE / "silent.mp4").write_bytes(real_video(scratch, audio=False))
         ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=8000:duration=0.5",
                "-c:a", "aac", "-f", "mp4", str(scratch))  # fmt: skip
