@@ -126,10 +126,10 @@ def run_config(cfg: DictConfig) -> RunConfig:
         seeds = list(range(seeds))
     else:
         seeds = OmegaConf.to_container(seeds) if OmegaConf.is_config(seeds) else seeds
-        held_out = [s for s in seeds if isinstance(s, int) and s >= HELDOUT_SEED_BASE]
-        if isinstance(seeds, list) and held_out:
+        held_out = next((s for s in seeds if type(s) is int and s >= HELDOUT_SEED_BASE), None)
+        if isinstance(seeds, list) and held_out is not None:
             raise MmsafeError(
-                f"seeds: {held_out[0]} is in the held-out range (>= 2**32, what seeds=heldout:N "
+                f"seeds: {held_out} is in the held-out range (>= 2**32, what seeds=heldout:N "
                 "draws from); a public seed list stays below it"
             )
     try:
@@ -220,7 +220,7 @@ def check_envs_build(config: RunConfig) -> None:
 def check_writable(out: Path, min_free_mb: float = 0.0) -> None:
     """The run directory can be created (or is a folder we can write to), with `min_free_mb`
     free: checked before an agent is built, which may take minutes."""
-    from mmsafe.run.rundir import RunDir
+    from mmsafe.run.rundir import STARTING_HINT, check_free_space
 
     existing = next(p for p in [out, *out.absolute().parents] if p.exists())
     if not existing.is_dir():
@@ -230,7 +230,7 @@ def check_writable(out: Path, min_free_mb: float = 0.0) -> None:
         why = "is on a read-only file system" if read_only else "is not writable"
         verb = "write to" if existing == out else "create"
         raise MmsafeError(f"cannot {verb} run directory {out}: {existing} {why}")
-    RunDir(out, min_free_mb).check_space(starting=True, on=existing)
+    check_free_space(existing, min_free_mb, STARTING_HINT)
 
 
 def resolve_envs(requested: Any, known: list[str]) -> list[str]:

@@ -27,8 +27,6 @@ from mmsafe.core import MmsafeError, one_line
 if TYPE_CHECKING:
     from mmsafe.run.pool import LocalPool
 
-REBUILT = "memory: "  # how the error of a unit failed by a rebuild begins
-
 
 def resident_mb() -> float:
     """This process's resident memory, in MB."""
@@ -99,7 +97,7 @@ class MemoryWatch:
             RuntimeWarning,
             stacklevel=2,
         )
-        return f"{REBUILT}{grown}; the agent was rebuilt"
+        return f"memory: {grown}; the agent was rebuilt"
 
 
 def _hung_calls() -> str:

@@ -303,10 +303,8 @@ def _bounded(reply: Reply) -> Reply:
     """The reply with each text in it (its own, its wrappers' trace) cut to MAX_REPLY_CHARS,
     before anything reads it, so the record, the judges and a replay all see the same text and a
     runaway model cannot fill the disk. The end is kept: the final answer comes last."""
-    if len(reply.text) <= MAX_REPLY_CHARS and all(
-        len(entry.text) <= MAX_REPLY_CHARS for entry in reply.trace
-    ):
-        return reply
+    if max(len(text) for text in (reply.text, *(e.text for e in reply.trace))) <= MAX_REPLY_CHARS:
+        return reply  # nearly always: no copies made
     trace = tuple(entry.model_copy(update={"text": _cut(entry.text)}) for entry in reply.trace)
     return reply.model_copy(update={"text": _cut(reply.text), "trace": trace})
 

@@ -33,6 +33,7 @@ from pydantic import ValidationError
 from mmsafe.core import EpisodeRecord, Judgement, MmsafeError
 
 RESUME_HINT = "what was recorded is kept: free space and run the same command to resume"
+STARTING_HINT = "choose another out= or free space"
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # no space left, or none left in the user's quota
 
 
@@ -41,6 +42,25 @@ def disk_full(error: BaseException) -> bool:
     if isinstance(error, OSError) and error.errno in DISK_FULL:
         return True
     return any(os.strerror(code) in str(error) for code in DISK_FULL)
+
+
+def check_free_space(path: Path, min_free_mb: float, then: str) -> None:
+    """Raise a one-line MmsafeError, ending in `then`, if the disk of `path` (an existing
+    folder) has less than `min_free_mb` free."""
+    if not min_free_mb:
+        return
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError as error:
+        raise MmsafeError(f"cannot read the free space of {path}: {error}") from None
+    if not usage.total:  # a file system that does not say (some FUSE mounts report 0)
+        return
+    free_mb = usage.free / 2**20
+    if free_mb < min_free_mb:
+        raise MmsafeError(
+            f"only {free_mb:.1f} MB free on the disk of {path} (min_free_mb={min_free_mb:g}); "
+            f"{then}"
+        )
 
 
 def _then(error: OSError) -> str:
@@ -165,30 +185,12 @@ class RunDir:
             reason = error.strerror or error
             raise MmsafeError(f"cannot write {path}: {reason}; {_then(error)}") from None
 
-    def check_space(self, starting: bool = False, on: Path | None = None) -> None:
-        """Raise a one-line MmsafeError if the folder's disk (that of `on`, if given) has less
-        than `min_free_mb` free."""
-        if not self.min_free_mb:
-            return
-        try:
-            usage = shutil.disk_usage(on or self.path)
-        except OSError as error:
-            raise MmsafeError(f"cannot read the free space of {self.path}: {error}") from None
-        if not usage.total:  # a file system that does not say (some FUSE mounts report 0)
-            return
-        free_mb = usage.free / 2**20
-        if free_mb < self.min_free_mb:
-            then = "choose another out= or free space" if starting else RESUME_HINT
-            raise MmsafeError(
-                f"only {free_mb:.1f} MB free on the disk of {self.path} "
-                f"(min_free_mb={self.min_free_mb:g}); {then}"
-            )
+    def check_space(self, starting: bool = False) -> None:
+        """Raise a one-line MmsafeError if the folder's disk has less than `min_free_mb` free."""
+        check_free_space(self.path, self.min_free_mb, STARTING_HINT if starting else RESUME_HINT)
 
     def write_metrics(self, metrics: dict[str, Any]) -> None:
-        try:
-            write_atomic(self.metrics_path, json.dumps(metrics, indent=2))
-        except MmsafeError as error:
-            raise MmsafeError(f"{error}; {RESUME_HINT}") from None
+        write_atomic(self.metrics_path, json.dumps(metrics, indent=2))
 
     def read_metrics(self) -> dict[str, Any]:
         if not self.metrics_path.exists():
@@ -234,4 +236,5 @@ def write_atomic(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except OSError as error:
         tmp.unlink(missing_ok=True)
-        raise MmsafeError(f"cannot write {path}: {error.strerror or error}") from None
+        reason = error.strerror or error
+        raise MmsafeError(f"cannot write {path}: {reason}; {_then(error)}") from None

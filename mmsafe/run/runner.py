@@ -19,9 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from mmsafe.agents.base import Agent
 from mmsafe.content import scenario_index
-from mmsafe.core import EpisodeRecord, MmsafeError
+from mmsafe.core import EpisodeRecord, MmsafeError, one_line
 from mmsafe.run.judging import judge_figures, judge_records
-from mmsafe.run.memory import REBUILT
 from mmsafe.run.pool import Finished, LocalPool, Pool, rollout_factories
 from mmsafe.run.rollout import replay_frames
 from mmsafe.run.rundir import RESUME_HINT, RunDir, disk_full
@@ -248,8 +247,6 @@ class FailureStreak:
 
     def push(self, unit: Finished) -> list[Finished]:
         """The units ready to record: none while a streak of failures grows."""
-        if (unit.record.error or "").startswith(REBUILT):
-            return [unit]  # failed by a memory rebuild (a whole batch at once), not a streak
         if self.limit is None or unit.record.outcome not in self.FAILURES:
             ready, self.held = [*self.held, unit], []
             return ready
@@ -258,7 +255,7 @@ class FailureStreak:
             last = unit.record
             raise MmsafeError(
                 f"stopped: the agent failed on {len(self.held)} units in a row (the last, "
-                f"{last.key}: {last.outcome}: {(last.error or '').strip()[:200]}); those are not "
+                f"{last.key}: {last.outcome}: {one_line(last.error or '')[:200]}); those are not "
                 f"recorded, so once the agent works the same command resumes {self.out} and runs "
                 "them again (max_agent_failures sets the limit; null turns it off)"
             )

@@ -44,6 +44,8 @@ _WARNED: set[str] = set()
 
 
 def _warn_once(message: str) -> None:
+    # not left to the warnings module's once-per-location default: Hydra changes the filters
+    # between import and a run, which resets what it has shown
     if message not in _WARNED:
         _WARNED.add(message)
         warnings.warn(message, stacklevel=3)

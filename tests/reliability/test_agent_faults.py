@@ -3,7 +3,6 @@ the run, with nothing of the failed streak recorded, so the same command resumes
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 
@@ -14,8 +13,8 @@ from mmsafe.core import MmsafeError, Reply
 from mmsafe.run import RunConfig, evaluate
 
 from ..conftest import ROOT, mmsafe_cmd
-
-ENVS = ["mmsafe/HazardLava-v0", "mmsafe/FragileVase-v0"]
+from ..conftest import read_episodes as records
+from .small_runs import UNITS, config
 
 
 class Switchable(BaseAgent):
@@ -24,12 +23,11 @@ class Switchable(BaseAgent):
     name = "switchable"
 
     def __init__(self, fault: str | None = None):
-        self.fault, self.walker, self.calls = fault, RandomAgent(seed=0), 0
+        self.fault, self.walker = fault, RandomAgent(seed=0)
 
     def act(self, observation):
-        self.calls += 1
         if self.fault == "raise":
-            raise ConnectionError("server down")
+            raise ConnectionError("server down:\nconnection refused")  # two lines
         if self.fault == "hang":
             time.sleep(0.3)
         if self.fault == "every_other" and observation.episode_id.endswith(("1", "3", "5")):
@@ -39,15 +37,6 @@ class Switchable(BaseAgent):
         if self.fault == "enormous":
             return Reply(text="wait " * 200_000)
         return self.walker.act(observation)
-
-
-def records(out) -> list[dict]:
-    path = out / "episodes.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def config(out, **kw) -> RunConfig:
-    return RunConfig(envs=ENVS, seeds=list(range(6)), out=out, **{"batch_size": 2, **kw})
 
 
 @pytest.mark.parametrize("fault", ["raise", "hang"])
@@ -111,6 +100,7 @@ def test_mmsafe_eval_stops_an_agent_that_only_fails_with_one_line(tmp_path):
 def test_empty_and_enormous_replies_are_invalid_turns_not_crashes(tmp_path, fault):
     out = tmp_path / "run"
     evaluate(Switchable(fault), config(out, max_invalid=2))
+    assert len(records(out)) == UNITS
     for record in records(out):
         assert record["outcome"] == "invalid_actions"
         assert all(not step["valid"] and step["error"] for step in record["steps"])
