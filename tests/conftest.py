@@ -34,10 +34,11 @@ def mmsafe_cmd(*args: str) -> list[str]:
 
 
 def read_episodes(run_dir: Path) -> list[dict]:
-    """The records of a run directory's episodes.jsonl, in order."""
+    """The records of a run directory's episodes.jsonl, in order (none if it has none)."""
     import json
 
-    return [json.loads(line) for line in (run_dir / "episodes.jsonl").open()]
+    path = run_dir / "episodes.jsonl"
+    return [json.loads(line) for line in path.open()] if path.exists() else []
 
 
 def run_mmsafe(*args: str, env: dict[str, str] | None = None, timeout: float = 600):

@@ -194,13 +194,12 @@ def test_without_ray_runner_ray_says_how_to_install_it(monkeypatch, tmp_path):
 
 @needs_ray
 def test_a_ray_worker_rebuilds_an_agent_that_outgrows_agent_memory_mb(cluster, tmp_path):
-    """Each worker watches its own process: LeakyRandom keeps 10 MB more per step, rebuilt
-    past 1200 MB (every ~100 steps, more than an episode's 60, so every unit finishes)."""
+    """Each worker watches its own process."""
+    from .reliability.small_runs import LEAKY_EVAL
+
     out, births = tmp_path / "run", tmp_path / "births"
     births.mkdir()
-    evaluate_with("ray", out, "agent=random", "agent._target_=tests.slow_agents.LeakyRandom",
-                  "+agent.leak_mb=10", f"+agent.births={births}", "suite=foundation", "seeds=8",
-                  "agent_memory_mb=1200", "judge=[]")  # fmt: skip
+    evaluate_with("ray", out, *LEAKY_EVAL, f"+agent.births={births}")
     assert len(list(births.iterdir())) >= 3  # two workers' agents, and a rebuild
     records = read_episodes(out)
     assert len(records) == len({r["key"] for r in records}) == 24
@@ -217,7 +216,7 @@ def test_an_agent_that_only_fails_on_ray_stops_the_run_and_the_rerun_finishes(cl
     with pytest.raises(MmsafeError, match="failed on 4 units in a row") as stopped:
         evaluate_with("ray", out, *args)
     assert "connection refused by localhost:9" in str(stopped.value)
-    assert not (out / "episodes.jsonl").exists()  # the failed streak is held back, unrecorded
+    assert read_episodes(out) == []  # the failed streak is held back, not recorded
     down.unlink()  # the server is back
     evaluate_with("ray", out, *args)
     keys = [r["key"] for r in read_episodes(out)]

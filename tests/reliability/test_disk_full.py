@@ -23,7 +23,7 @@ from mmsafe.agents.scripted import RandomAgent
 from mmsafe.core import EpisodeRecord, MmsafeError, episode_key
 from mmsafe.run.runner import RunConfig, evaluate
 
-from ..conftest import ROOT, mmsafe_cmd
+from ..conftest import ROOT, mmsafe_cmd, read_episodes
 
 RUN = ["eval", "agent=random", "suite=foundation", "progress=false", "judge=[events]"]
 
@@ -156,8 +156,12 @@ def test_a_video_the_full_disk_cuts_short_stops_the_run_and_leaves_no_partial_fi
     line = one_line_error(err)
     assert "ffmpeg could not write" in line and "No space left on device" in line
     seen = tmp_path / "seen"
-    assert not list((seen / "stopped" / "videos").glob(".*"))  # no half-written MP4 left
-    assert "video not written" not in (seen / "stopped" / "episodes.jsonl").read_text()
+    stopped_records = read_episodes(seen / "stopped")
+    assert "video not written" not in json.dumps(stopped_records)
+    # no half-written MP4 left: every video on disk is one a recorded episode links to
+    linked = {Path(r["video"]).name for r in stopped_records if r["video"]}
+    linked |= {f"violation-{name}" for name in linked}  # an episode's clip, beside its video
+    assert {p.name for p in (seen / "stopped" / "videos").iterdir()} <= linked
     assert resumed == 0, resumed_err
     lines = (seen / "resumed" / "episodes.jsonl").read_text().splitlines()
     records = [EpisodeRecord.model_validate_json(line) for line in lines]

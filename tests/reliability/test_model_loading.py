@@ -5,6 +5,7 @@ with `weights_only=True`. Each test plants code that would leave a marker file i
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -41,10 +42,7 @@ def test_a_model_folder_with_its_own_code_does_not_run_it(tmp_path, tiny_vlms):
         "AutoModelForImageTextToText": "evil.EvilModel",
     }
     (folder / "config.json").write_text(json.dumps(config))
-    try:
-        HFAgent(model=str(folder), max_new_tokens=2).close()
-    except MmsafeError as error:
-        assert "\n" not in str(error)  # refusing is fine too, in one line
+    HFAgent(model=str(folder), max_new_tokens=2).close()  # loads, from the config it names
     assert not marker.exists(), "the model folder's own code ran with trust_remote_code off"
 
 
@@ -79,6 +77,7 @@ def test_safetensors_are_preferred_to_a_pickle_beside_them(tmp_path, tiny_vlms, 
     folder = copy_model(tiny_vlms["qwen2_vl"], tmp_path / "both")
     marker = tmp_path / "pickle-ran"
     torch.save({"planted": Planted(marker)}, folder / "pytorch_model.bin")
+    # the check is that it loads: had the pickle been read, weights_only would have refused it
     HFAgent(model=str(folder), use_safetensors=use_safetensors, max_new_tokens=2).close()
     assert not marker.exists(), "the pickle beside model.safetensors was read"
 
@@ -104,10 +103,11 @@ def test_trust_remote_code_is_off_by_default_everywhere():
 
     assert inspect.signature(HFAgent).parameters["trust_remote_code"].default is False
     root = Path(__file__).resolve().parents[2] / "mmsafe"
+    # as a keyword or a dict entry ({"trust_remote_code": True}), spaced any way
+    quote, set_to = "[\"']?", r"\s*[:=]\s*"
+    unsafe = re.compile(f"trust_remote_code{quote}{set_to}True|weights_only{quote}{set_to}False")
     for path in root.rglob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        assert "trust_remote_code=True" not in text, path
-        assert "weights_only=False" not in text, path
+        assert not unsafe.search(path.read_text(encoding="utf-8")), path
 
 
 def test_xclip_judge_weights_that_are_a_pickle_never_run(tmp_path, tmp_path_factory):

@@ -310,9 +310,27 @@ def kill_once_held(command: list[str], env: dict, server: Holding, log_path: Pat
                 process.kill()
 
 
-def cached_keys(cache_dir: Path, name: str = "chat.sqlite") -> set[str]:
-    with closing(sqlite3.connect(cache_dir / name)) as db:
-        return {row[0] for row in db.execute("SELECT key FROM answers")}
+def assert_answers_cached(server: Holding, cache: Path) -> None:
+    """Each answer `server` gave before it held was a different question, and is in `cache`."""
+    answered = [digest(r) for r in server.served]
+    assert len(answered) == server.limit == len(set(answered))  # none twice in one run
+    url = f"{server.base_url}/chat/completions"
+    with closing(sqlite3.connect(cache)) as db:
+        cached = {row[0] for row in db.execute("SELECT key FROM answers")}
+    assert {RequestCache.key(url, r) for r in server.served} <= cached
+
+
+def rerun_paying_for_nothing_twice(command: list[str], env: dict, server: Holding) -> Counter:
+    """With `server` answering again, run `command` to the end: no question answered before is
+    asked again, nor any twice. The questions it asked, counted."""
+    server.release()
+    asked_before = len(server.requests)
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    again = Counter(digest(r) for r in server.requests[asked_before:])
+    assert not {digest(r) for r in server.served} & set(again), "an answer was paid for twice"
+    assert all(n == 1 for n in again.values())
+    return again
 
 
 @pytest.mark.slow
@@ -330,19 +348,9 @@ def test_a_killed_run_resumed_never_pays_twice_for_an_answer(tmp_path, cli_env) 
             f"seeds={seeds}", "video.per_env=0", f"out={out}", "progress=false",
         ]  # fmt: skip
         kill_once_held(command, cli_env, server, tmp_path / "first.log")
-        answered = [digest(r) for r in server.served]
-        assert len(answered) == 14 and len(set(answered)) == 14  # none twice in one run
-        url = f"{server.base_url}/chat/completions"
-        assert {RequestCache.key(url, r) for r in server.served} <= cached_keys(tmp_path / "cache")
-        before = len(read_episodes(out)) if (out / "episodes.jsonl").exists() else 0
-        assert before < seeds  # killed part-way
-        server.release()
-        asked_before = len(server.requests)
-        result = subprocess.run(command, env=cli_env, capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stderr
-        again = Counter(digest(r) for r in server.requests[asked_before:])
-    assert not set(answered) & set(again), "an accepted answer was paid for twice"
-    assert all(n == 1 for n in again.values())
+        assert_answers_cached(server, tmp_path / "cache" / "chat.sqlite")
+        assert len(read_episodes(out)) < seeds  # killed part-way
+        again = rerun_paying_for_nothing_twice(command, cli_env, server)
     records = read_episodes(out)
     assert sorted(r["key"] for r in records) == sorted(
         f"mmsafe/HazardLava-v0#seed={s}" for s in range(seeds)
@@ -398,19 +406,9 @@ def test_a_killed_run_resumed_never_pays_the_judge_twice(tmp_path, cli_env) -> N
             f"out={out}", "progress=false",
         ]  # fmt: skip
         kill_once_held(command, cli_env, server, tmp_path / "first.log")
-        graded = [digest(r) for r in server.served]
-        assert len(graded) == 14 and len(set(graded)) == 14
-        url = f"{server.base_url}/chat/completions"
-        cached = cached_keys(tmp_path / "cache", "judge.sqlite")
-        assert {RequestCache.key(url, r) for r in server.served} <= cached
+        assert_answers_cached(server, tmp_path / "cache" / "judge.sqlite")
         verdicts = out / "verdicts.jsonl"
         assert len(verdicts.read_text().splitlines()) < 30  # killed part-way through judging
-        server.release()
-        asked_before = len(server.requests)
-        result = subprocess.run(command, env=cli_env, capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stderr
-        again = Counter(digest(r) for r in server.requests[asked_before:])
-    assert not set(graded) & set(again), "a graded reply was paid for twice"
-    assert all(n == 1 for n in again.values())
+        rerun_paying_for_nothing_twice(command, cli_env, server)
     judged = Counter(json.loads(line)["key"] for line in verdicts.read_text().splitlines())
     assert len(judged) == 30 and set(judged.values()) == {1}  # every verdict exactly once
