@@ -172,15 +172,20 @@ def test_hydra_config_builds_the_judge():
 @pytest.mark.slow
 def test_retraining_reproduces_the_shipped_head(trainer, tmp_path, capsys):
     pytest.importorskip("sentence_transformers")
-    installed = {name: metadata.version(name) for name in HEAD["versions"]}
-    if installed != HEAD["versions"]:
-        pytest.skip(f"head trained with {HEAD['versions']}, installed {installed}: retrain")
     assert trainer.main(["--out", str(tmp_path / "head.json")]) == 0
     retrained = json.loads((tmp_path / "head.json").read_text())
-    assert np.allclose(retrained["coef"], HEAD["coef"], rtol=0, atol=1e-6)
-    assert retrained["intercept"] == pytest.approx(HEAD["intercept"], abs=1e-6)
-    for key in ("C", "train_sha256", "heldout_accuracy", "heldout"):
-        assert retrained[key] == HEAD[key], key
+    assert retrained["train_sha256"] == HEAD["train_sha256"]
+    installed = {name: metadata.version(name) for name in HEAD["versions"]}
+    if installed == HEAD["versions"]:  # as constraints.txt locks them: the very same head
+        assert np.allclose(retrained["coef"], HEAD["coef"], rtol=0, atol=1e-6)
+        assert retrained["intercept"] == pytest.approx(HEAD["intercept"], abs=1e-6)
+        for key in ("C", "heldout_accuracy", "heldout"):
+            assert retrained[key] == HEAD[key], key
+    else:  # other releases embed a little differently: the same head, near enough
+        coef, shipped = np.array(retrained["coef"]), np.array(HEAD["coef"])
+        cosine = coef @ shipped / np.linalg.norm(coef) / np.linalg.norm(shipped)
+        assert cosine > 0.98, (cosine, installed, HEAD["versions"])
+        assert abs(retrained["heldout_accuracy"] - HEAD["heldout_accuracy"]) <= 0.03
     printed = capsys.readouterr().out
     assert "MiniLM head" in printed and "keyword" in printed and "kappa" in printed
 

@@ -160,6 +160,38 @@ def _decord() -> Any:
     return decord
 
 
+def _check_whole(path: str | Path) -> None:
+    """Refuse an MP4/MOV (ISO base media file) whose top-level boxes end past the end of the
+    file: a download or copy cut short. decord reads such a file in a thread of its own, so
+    whether frames before the cut decode was a race (the same file loaded or failed from one
+    run to the next); checking the box sizes makes it fail the same way every time."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        head = f.read(8)
+        if head[4:8] not in (b"ftyp", b"moov", b"mdat", b"free", b"wide"):
+            return  # not an ISO base media file (WebM, AVI, ...): decord alone judges it
+        offset = 0
+        for _ in range(100_000):  # a few boxes in practice; the bound stops a crafted loop
+            if offset + 8 > size:
+                break
+            f.seek(offset)
+            length = int.from_bytes(f.read(4), "big")
+            kind = f.read(4)
+            if length == 1:  # a 64-bit size follows the type
+                length = int.from_bytes(f.read(8), "big")
+            elif length == 0:  # the box runs to the end of the file
+                return
+            if length < 8:
+                return  # not a box size; leave the verdict to decord
+            if offset + length > size:
+                name = kind.decode("latin-1") if kind.isascii() else kind.hex()
+                raise MediaError(
+                    f"{path}: file is truncated: its '{name}' box ends at byte "
+                    f"{offset + length}, the file has {size} bytes"
+                )
+            offset += length
+
+
 def _decord_error(path: str | Path, what: str, e: BaseException) -> MediaError:
     # decord messages look like "[12:00:00] /src/a.cc:9: [12:00:00] /src/b.cc:7: Check failed:
     # call(x) >= 0 (-22 vs. 0) Error while ...": keep the words after the C++ noise, on one line.
@@ -214,6 +246,7 @@ def load_video(path: str | Path, spec: FrameSpec | None = None) -> VideoClip:
 
 def _decode(path: str | Path, spec: FrameSpec) -> VideoClip:
     decord = _decord()
+    _check_whole(path)
     try:
         vr = decord.VideoReader(str(path), ctx=decord.cpu(0))
         n = len(vr)
@@ -264,6 +297,7 @@ def load_audio(
 
 def _decode_audio(path: str | Path, sr: int, start_s: float, end_s: float | None) -> Audio:
     decord = _decord()
+    _check_whole(path)
     try:
         # AudioReader decodes and resamples the whole track up front, whatever the window.
         ar = decord.AudioReader(str(path), ctx=decord.cpu(0), sample_rate=sr, mono=True)

@@ -140,19 +140,23 @@ def test_a_disk_that_fills_mid_run_stops_it_and_the_same_command_resumes(tmp_pat
 
 @needs_small_disk
 def test_a_video_the_full_disk_cuts_short_stops_the_run_and_leaves_no_partial_file(tmp_path):
+    # The videos get a disk of their own, so that a video is the write refused: on one shared
+    # disk, which write finds it full first (a video or an episode's line) is chance.
     run = [*RUN, "seeds=40", "video.per_env=40", "min_free_mb=0", "out={disk}/run"]
-    (stopped, err), _, _, (resumed, resumed_err), _ = on_small_disk(
+    videos = "{disk}/run/videos"
+    (mounted, _), (stopped, err), _, _, (resumed, resumed_err), _ = on_small_disk(
         tmp_path,
-        "400k",
+        "40m",
         [
+            f"mkdir -p {videos} && mount -t tmpfs -o size=200k tmpfs {videos}",
             mmsafe(*run),
             "cp -a {disk}/run {seen}/stopped",
-            "mount -o remount,size=40m {disk}",
+            f"mount -o remount,size=40m {videos}",
             mmsafe(*run),
             "cp -a {disk}/run {seen}/resumed",
         ],
     )
-    assert stopped == 2
+    assert mounted == 0 and stopped == 2
     line = one_line_error(err)
     assert "ffmpeg could not write" in line and "No space left on device" in line
     seen = tmp_path / "seen"
@@ -160,6 +164,7 @@ def test_a_video_the_full_disk_cuts_short_stops_the_run_and_leaves_no_partial_fi
     assert "video not written" not in json.dumps(stopped_records)
     # no half-written MP4 left: every video on disk is one a recorded episode links to
     linked = {Path(r["video"]).name for r in stopped_records if r["video"]}
+    assert len(linked) >= 5  # the disk filled mid-run, after videos that fitted
     linked |= {f"violation-{name}" for name in linked}  # an episode's clip, beside its video
     assert {p.name for p in (seen / "stopped" / "videos").iterdir()} <= linked
     assert resumed == 0, resumed_err
