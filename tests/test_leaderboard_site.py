@@ -1,5 +1,6 @@
 """The leaderboard's static site: structure and escaping without a browser, then the page as
-headless Chromium runs it (sorting script, hostile names kept as text, a screenshot)."""
+headless Chromium runs it (sorting script, hostile names kept as text, the layout at 1280 and
+1920 px, a screenshot)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from mmsafe.leaderboard.model import Board, Entry, Interval, Score
-from mmsafe.leaderboard.site import dump_dom, find_chromium, screenshot_site, write_site
+from mmsafe.leaderboard.site import (
+    dump_dom,
+    find_chromium,
+    measure_page,
+    screenshot_site,
+    write_site,
+)
 
 SCRIPT_NAME = "<script>document.title='pwned'</script>"
 IMG_NAME = '"><img src=x onerror="document.title=\'pwned\'">'
@@ -254,3 +261,160 @@ def test_browser_sorts_on_header_clicks(site: Path, tmp_path: Path) -> None:
 def test_browser_screenshot(site: Path, tmp_path: Path) -> None:
     png = screenshot_site(site, tmp_path / "shot.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+# The shipped suite's eleven failure modes: long names, too many columns for a 1280 px window.
+WIDE_MODES = [
+    "hazard_avoidance", "side_effects", "corrigibility", "absent_supervisor", "reward_gaming",
+    "sycophancy", "hazardous_instructions", "prompt_injection", "memory_injection",
+    "rare_events", "distribution_shift",
+]  # fmt: skip
+LONG_NAME = "oracle-with-a-rather-long-model-name-2025-preview"
+
+
+def wide_board() -> Board:
+    """The layout's hard cases: a long name at the best corner (1, 1), two entries with the
+    same scores (one named with markup), and one scoring 0 everywhere but one mode, which
+    nothing measured."""
+
+    def entry(i: int, model: str, safety: float, capability: float, skip: str = "") -> Entry:
+        score = Score(safety=iv(safety), capability=iv(capability))
+        return Entry(
+            id=f"sub-{i}", model=model, version=f"v{i}", agent="hf", rank=i, verified=True,
+            overall=score, by_mode={m: score for m in WIDE_MODES if m != skip},
+            episodes=240, samples=100,
+        )  # fmt: skip
+
+    return Board(
+        title="wide board", modes=WIDE_MODES,
+        entries=[
+            entry(1, LONG_NAME, 1.0, 1.0),
+            entry(2, "twin-vl", 0.6, 0.4),
+            entry(3, SCRIPT_NAME, 0.6, 0.4),
+            entry(4, "zero-vl", 0.0, 0.0, skip="sycophancy"),
+        ],
+    )  # fmt: skip
+
+
+# Run in the page (see measure_page): boxes of what the layout tests check, in CSS px.
+LAYOUT_JS = """
+function box(el) {
+  var b = el.getBoundingClientRect();
+  return {l: b.left, t: b.top, r: b.right, b: b.bottom, w: b.width, h: b.height};
+}
+function all(sel) { return Array.prototype.slice.call(document.querySelectorAll(sel)); }
+var table = document.getElementById("ranking"), wrap = table.parentNode;
+var toggle = document.getElementById("ranking-modes");
+var shown = function () { return all("#ranking th.detail").filter(function (th) {
+  return th.getBoundingClientRect().width > 0; }).length; };
+var out = {
+  content: document.getElementById("overall").clientWidth,
+  scroll: wrap.scrollWidth, client: wrap.clientWidth, wrap: box(wrap),
+  level: table.className, detail: shown(),
+  toggle: {hidden: toggle.hidden, expanded: toggle.getAttribute("aria-expanded")},
+  main: all("#ranking th[data-key]:not(.detail)").map(function (th) {
+    return [th.getAttribute("data-key"), box(th)]; }),
+  frame: box(document.querySelector("#scatter rect.frame")),
+  labels: all("#scatter text.label").map(function (t) { return [t.textContent, box(t)]; }),
+  points: all("#scatter g.point").map(function (g) {
+    return [g.getAttribute("data-entry"), g.querySelector("title").textContent,
+            box(g.querySelector("circle"))]; }),
+  baseline: box(document.querySelector("#modes line.baseline")),
+  zeros: all("#modes rect.zero").map(box),
+  zeroLabels: all("#modes text.zero-label").map(function (t) { return t.textContent; }),
+  missing: all("#modes text.missing").map(function (t) { return t.lastChild.textContent; }),
+  bars: all("#modes g.bar").length,
+};
+toggle.click();
+out.clicked = {expanded: toggle.getAttribute("aria-expanded"), detail: shown()};
+return out;
+"""
+
+
+@pytest.fixture(scope="module")
+def wide_site(tmp_path_factory) -> Path:
+    return write_site(wide_board(), tmp_path_factory.mktemp("wide"))
+
+
+@pytest.fixture(scope="module")
+def layout(wide_site: Path) -> dict[int, dict]:
+    """The wide board as headless Chromium lays it out 1280 and 1920 px wide."""
+    if find_chromium() is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium)")
+    return {w: measure_page(wide_site, LAYOUT_JS, width=w) for w in (1280, 1920)}
+
+
+def inside(inner: dict, outer: dict, slack: float = 0.5) -> bool:
+    return (
+        inner["l"] >= outer["l"] - slack
+        and inner["r"] <= outer["r"] + slack
+        and inner["t"] >= outer["t"] - slack
+        and inner["b"] <= outer["b"] + slack
+    )
+
+
+@needs_chromium
+def test_browser_ranking_fits_1280_px_with_modes_behind_a_toggle(layout) -> None:
+    page = layout[1280]
+    assert page["scroll"] <= page["client"]  # no sideways scrolling
+    keys = {k for k, _ in page["main"]}
+    assert keys == {"rank", "model", "agent", "verified", "safety", "capability", "heldout"} | {
+        "episodes", "samples",
+    }  # fmt: skip
+    assert all(b["w"] > 0 and b["r"] <= page["wrap"]["r"] + 0.5 for _, b in page["main"])
+    assert page["level"] == "sortable brief" and page["detail"] == 0
+    assert page["toggle"] == {"hidden": False, "expanded": "false"}
+    # one click shows every per-mode column: a group header and two columns per mode
+    assert page["clicked"] == {"expanded": "true", "detail": 3 * len(WIDE_MODES)}
+
+
+@needs_chromium
+def test_browser_uses_the_width_at_1920_px(layout) -> None:
+    page = layout[1920]
+    assert page["content"] > 1500
+    assert page["scroll"] <= page["client"] and page["client"] > 1500
+    # the room goes to the per-mode safety columns (capability folded away)
+    assert page["level"] == "sortable no-cap" and page["detail"] == 2 * len(WIDE_MODES)
+
+
+@needs_chromium
+def test_browser_zero_has_a_mark_and_not_measured_has_none(layout) -> None:
+    page = layout[1280]
+    zeros = len(WIDE_MODES) - 1  # zero-vl: 0 in every mode but sycophancy, not measured
+    assert len(page["zeros"]) == zeros and page["zeroLabels"] == ["0"] * zeros
+    for mark in page["zeros"]:
+        assert mark["w"] > 1 and mark["h"] > 1  # visible, and standing on the axis
+        assert abs(mark["b"] - page["baseline"]["t"] - page["baseline"]["h"] / 2) < 1.5
+    assert page["missing"] == ["–"] and page["bars"] == 4 * len(WIDE_MODES) - 1
+
+
+@needs_chromium
+def test_browser_scatter_labels_stay_inside_the_frame(layout) -> None:
+    for page in layout.values():
+        labels = page["labels"]
+        assert [t for t, _ in labels] == [
+            f"{LONG_NAME} v1", "twin-vl v2", f"{SCRIPT_NAME} v3", "zero-vl v4",
+        ]  # fmt: skip
+        assert all(inside(b, page["frame"]) for _, b in labels), labels
+        for i, (_, a) in enumerate(labels):  # and none overprints another
+            for _, b in labels[i + 1 :]:
+                assert a["r"] <= b["l"] or b["r"] <= a["l"] or a["b"] <= b["t"] or b["b"] <= a["t"]
+        assert all(inside(c, page["frame"]) for _, _, c in page["points"])
+
+
+@needs_chromium
+def test_browser_identical_entries_are_drawn_apart(layout) -> None:
+    points = {id_: (title, c) for id_, title, c in layout[1280]["points"]}
+    (title2, a), (title3, b) = points["sub-2"], points["sub-3"]
+    centre = lambda c: (c["l"] + c["w"] / 2, c["t"] + c["h"] / 2)  # noqa: E731
+    (ax, ay), (bx, by) = centre(a), centre(b)
+    assert ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 >= a["w"]  # side by side, not overlapping
+    assert f"same position as {SCRIPT_NAME} v3" in title2 and "same position as twin-vl" in title3
+
+
+@needs_chromium
+def test_browser_sorting_on_a_mode_shows_the_mode_columns(wide_site: Path) -> None:
+    doc = parse(dump_dom(wide_site, "sort=ranking:mode%3Aside_effects%3Asafety:asc")).root
+    table = doc.find("table", id="ranking")
+    assert table.attrs["class"] == "sortable"
+    assert table.find("th", data_key="mode:side_effects:safety").attrs["aria-sort"] == "ascending"

@@ -6,17 +6,22 @@ Jinja with autoescape on: names reach the HTML, SVG text and attributes only as 
 Before that, each is cut to a bounded length and loses the characters that would let it hide or
 reorder its neighbours (controls, bidirectional overrides), in the page and in board.json alike.
 The plots are drawn here, server-side, so the page needs no plotting library and reads the same
-without JavaScript; the script only reorders table rows (DOM moves, textContent, attributes).
+without JavaScript; the script only reorders table rows and folds the ranking's per-mode columns
+away where they do not fit (DOM moves, classes, textContent, attributes).
 """
 
 from __future__ import annotations
 
+import html
+import json
 import math
 import re
 import shutil
 import subprocess
 import tempfile
+import unicodedata
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from markupsafe import Markup, escape
@@ -110,37 +115,114 @@ def _clamp(v: float) -> float:
     return min(1.0, max(0.0, v))
 
 
-def _scatter(board: Board, colours: dict[str, str]) -> dict:
-    """Safety (y) against capability (x), both on 0..1, with 95% whiskers both ways.
+def text_px(text: str, size: float = 12.0) -> float:
+    """A generous estimate of `text`'s width in px (SVG text cannot wrap or be measured here):
+    wide East Asian characters and m/w a full em, capitals 0.78 em, the rest 0.64 em."""
+    em = 0.0
+    for ch in text:
+        if unicodedata.east_asian_width(ch) in "WF" or ch in "mwMW@%":
+            em += 1.0
+        else:
+            em += 0.78 if ch.isupper() else 0.64
+    return em * size
 
-    Entries missing either score are listed apart rather than drawn at a made-up position.
-    Labels are nudged down where they would overprint one another."""
-    left, top, pw, ph = 64, 16, 560, 420
-    sx = lambda v: round(left + _clamp(v) * pw, 1)  # noqa: E731
-    sy = lambda v: round(top + (1 - _clamp(v)) * ph, 1)  # noqa: E731
+
+def _fit(text: str, px: float) -> str:
+    """`text`, cut with "…" to fit in `px` by `text_px`'s estimate."""
+    while len(text) > 1 and text_px(text) > px:
+        text = text[:-2] + "…"
+    return text
+
+
+def _wrap(text: str, chars: int = 12) -> list[str]:
+    """Lines of at most about `chars` characters, broken after "_", "/", "-" or a space."""
+    lines = [""]
+    for part in re.split(r"(?<=[_/\- ])", text):
+        if lines[-1] and len(lines[-1]) + len(part) > chars:
+            lines.append("")
+        lines[-1] += part
+    return lines
+
+
+def _spread(points: list[dict]) -> None:
+    """Points that would hide one another (equal or nearly equal scores) are set on a small
+    ring around their shared position, in board order, each tooltip naming the others."""
+    clusters: list[list[dict]] = []
+    for p in points:
+        near = [c for c in clusters if math.dist((c[0]["x"], c[0]["y"]), (p["x"], p["y"])) < 8]
+        if near:
+            near[0].append(p)
+        else:
+            clusters.append([p])
+    for group in clusters:
+        if len(group) < 2:
+            continue
+        r = max(7.0, 13 * len(group) / (2 * math.pi))
+        for i, p in enumerate(group):
+            a = math.pi + 2 * math.pi * i / len(group)  # two: left and right of the spot
+            p["cx"] = round(group[0]["x"] + r * math.cos(a), 1)
+            p["cy"] = round(group[0]["y"] + r * math.sin(a), 1)
+            p["left"] = math.cos(a) < -0.1  # its label on its own side, clear of the others
+            others = ", ".join(q["name"] for q in group if q is not p)
+            p["tip"] += f" (same position as {others}: points set side by side)"
+
+
+def _place_labels(points: list[dict], left: float, top: float, right: float, bottom: float):
+    """Each label inside the frame: right of its point (left for the left one of points set
+    side by side), else on the other side, else above it; moved up or down in 14 px steps (a
+    line of 12 px text) where it would overprint a label already placed."""
+    placed: list[tuple[float, float, float]] = []  # x0, x1, baseline
+    for p in sorted(points, key=lambda p: (p["cy"], p["cx"])):
+        w, cx, base = text_px(p["label"]), p["cx"], p["cy"] + 4
+        fits_right, fits_left = cx + 9 + w <= right - 4, cx - 9 - w >= left + 4
+        if fits_right and not (fits_left and p.get("left")):
+            x0, p["lx"], p["anchor"] = cx + 9, cx + 9, "start"
+        elif fits_left:
+            x0, p["lx"], p["anchor"] = cx - 9 - w, cx - 9, "end"
+        else:  # too long for either side: centred above (below near the top), kept in frame
+            x0 = min(max(cx - w / 2, left + 4), right - 4 - w)
+            p["lx"], p["anchor"] = round(x0, 1), "start"
+            base = p["cy"] - 10 if p["cy"] - 10 >= top + 13 else p["cy"] + 20
+        for step in range(41):
+            y = base + 14 * ((step + 1) // 2) * (1 if step % 2 else -1)  # 0, +14, -14, +28, ...
+            y = min(max(y, top + 13), bottom - 5)
+            if not any(
+                abs(y - qy) < 14 and x0 < q1 + 4 and q0 < x0 + w + 4 for q0, q1, qy in placed
+            ):
+                break
+        p["ly"] = round(y, 1)
+        placed.append((x0, x0 + w, y))
+
+
+def _scatter(board: Board, colours: dict[str, str]) -> dict:
+    """Safety (y) against capability (x), both on 0..1 with 4% of padding on each side, with
+    95% whiskers both ways. Labels stay inside the frame; coinciding points are spread apart.
+
+    Entries missing either score are listed apart rather than drawn at a made-up position."""
+    left, top, pw, ph, pad = 56, 12, 600, 440, 0.04
+    sx = lambda v: round(left + (pad + _clamp(v) * (1 - 2 * pad)) * pw, 1)  # noqa: E731
+    sy = lambda v: round(top + (1 - pad - _clamp(v) * (1 - 2 * pad)) * ph, 1)  # noqa: E731
     points, skipped = [], []
     for e in board.entries:
         s, c = e.overall.safety, e.overall.capability
         if not (_ok(s) and _ok(c)):
             skipped.append(_label(e))
             continue
-        cx, cy = sx(c.mean), sy(s.mean)
-        # label on the left where it would run past the plot's right margin (a rough width)
-        right = cx + 9 + 6.5 * len(_label(e)) > left + pw + 145 and cx > left + pw / 2
+        x, y = sx(c.mean), sy(s.mean)
         tip = f"{_label(e)}: safety {fmt_interval(s)}, capability {fmt_interval(c)}"
         points.append(dict(
-            id=e.id, label=_label(e), tip=tip, colour=colours[e.id], cx=cx, cy=cy,
+            id=e.id, name=_label(e), label=_fit(_label(e), pw - 24), tip=tip,
+            colour=colours[e.id], x=x, y=y, cx=x, cy=y,
             x_lo=sx(c.low), x_hi=sx(c.high), y_lo=sy(s.low), y_hi=sy(s.high),
-            lx=cx - 9 if right else cx + 9, ly=cy + 4, anchor="end" if right else "start",
         ))  # fmt: skip
-    placed: list[dict] = []
-    for p in sorted(points, key=lambda p: p["ly"]):
-        while any(abs(p["ly"] - q["ly"]) < 13 and abs(p["lx"] - q["lx"]) < 160 for q in placed):
-            p["ly"] += 13
-        placed.append(p)
+    _spread(points)
+    for p in points:  # a large crowd's ring stays in the frame
+        p["cx"] = min(max(p["cx"], left + 6), left + pw - 6)
+        p["cy"] = min(max(p["cy"], top + 6), top + ph - 6)
+    _place_labels(points, left, top, left + pw, top + ph)
     ticks = [dict(v=f"{t:.1f}", x=sx(t), y=sy(t)) for t in TICKS]
     return dict(
-        w=left + pw + 150, h=top + ph + 56, left=left, top=top, right=left + pw,
+        w=left + pw + 12, h=top + ph + 52, left=left, top=top, right=left + pw,
         bottom=top + ph, ticks=ticks, points=points, skipped=skipped,
     )  # fmt: skip
 
@@ -148,11 +230,14 @@ def _scatter(board: Board, colours: dict[str, str]) -> dict:
 def _bars(board: Board, colours: dict[str, str]) -> dict:
     """Per failure mode, one bar of safety per entry with its 95% whisker, and a legend.
 
-    The legend wraps into rows using a rough text-width estimate (SVG text cannot wrap)."""
+    A measured zero still gets a 3 px bar and a "0" above it, so it never reads as "not
+    measured" (which is "–" and no bar). Mode names wrap after "_" under their group; the
+    legend wraps into rows using a rough text-width estimate (SVG text cannot wrap)."""
     n = max(1, len(board.entries))
     bw = 18 if n <= 6 else 12 if n <= 12 else 8
-    longest = max((len(m) for m in board.modes), default=0)
-    slot = max(100, n * (bw + 3) + 36, round(7.5 * longest) + 20)
+    names = {mode: _wrap(mode) for mode in board.modes}
+    longest = max((text_px(line, 12.5) for lines in names.values() for line in lines), default=0)
+    slot = max(84, n * (bw + 3) + 36, round(longest) + 16)
     left, top, ph = 56, 16, 260
     w = max(640, left + len(board.modes) * slot + 16)
     wrap_at = min(w, 1180)  # the legend stays in view even when the bars scroll sideways
@@ -167,16 +252,19 @@ def _bars(board: Board, colours: dict[str, str]) -> dict:
             bar = dict(x=round(x0 + i * (bw + 3), 1), w=bw, colour=colours[e.id], ok=_ok(s))
             bar["tip"] = f"{_label(e)} · {mode}: safety {fmt_interval(s)}"
             if _ok(s):
-                bar.update(y=sy(s.mean), h=round(sy(0) - sy(s.mean), 1), lo=sy(s.low))
-                bar.update(hi=sy(s.high), cx=round(bar["x"] + bw / 2, 1))
+                h = max(3.0, sy(0) - sy(s.mean))
+                bar.update(y=round(sy(0) - h, 1), h=round(h, 1), lo=sy(s.low), hi=sy(s.high))
+                bar.update(cx=round(bar["x"] + bw / 2, 1), zero=round(s.mean, 2) == 0)
+                bar["zy"] = min(sy(0) - 7, sy(s.high) - 4)  # the "0" above bar and whisker
             bars.append(bar)
-        groups.append(dict(mode=mode, cx=left + m * slot + slot / 2, bars=bars))
-    legend, x, y = [], left, top + ph + 48
+        groups.append(dict(mode=mode, lines=names[mode], cx=left + m * slot + slot / 2, bars=bars))
+    lines = max((len(v) for v in names.values()), default=1)
+    legend, x, y = [], left, top + ph + 34 + 15 * lines
     for e in board.entries:
-        width = 30 + 7 * len(_label(e))
+        width = 30 + text_px(_label(e))
         if x + width > wrap_at - 8 and x > left:
             x, y = left, y + 20
-        legend.append(dict(x=x, y=y, label=_label(e), colour=colours[e.id]))
+        legend.append(dict(x=round(x, 1), y=y, label=_label(e), colour=colours[e.id]))
         x += width
     return dict(
         w=w, h=y + 16, left=left, top=top, right=w - 8, bottom=top + ph, groups=groups,
@@ -254,10 +342,37 @@ def _chromium(args: list[str], timeout: float) -> subprocess.CompletedProcess[st
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True)
 
 
-def dump_dom(index_html: Path, fragment: str = "", timeout: float = 60) -> str:
-    """The page's DOM after its scripts ran, e.g. with fragment "sort=ranking:safety:asc"."""
+def dump_dom(
+    index_html: Path, fragment: str = "", timeout: float = 60, width: int = 1280, height: int = 2000
+) -> str:
+    """The page's DOM after its scripts ran, e.g. with fragment "sort=ranking:safety:asc", in a
+    window `width` px wide (the page adapts its layout to the width)."""
     url = Path(index_html).resolve().as_uri() + (f"#{fragment}" if fragment else "")
-    return _chromium(["--dump-dom", url], timeout).stdout
+    return _chromium([f"--window-size={width},{height}", "--dump-dom", url], timeout).stdout
+
+
+def measure_page(
+    index_html: Path, script: str, width: int = 1280, height: int = 2000, timeout: float = 60
+) -> Any:
+    """What `script` (a JavaScript function body that returns a JSON value) returns when run
+    in a copy of the page after the page's own script, laid out `width` px wide: for tests of
+    layout (sizes, overflow, positions) that only a browser can answer."""
+    page = Path(index_html).read_text(encoding="utf-8")
+    probe = (
+        "<script>(function () { var out = document.createElement('pre');"
+        " out.id = 'mmsafe-measure';"
+        f" out.textContent = JSON.stringify((function () {{{script}}})());"
+        " document.body.appendChild(out); })();</script>"
+    )
+    head, _, tail = page.rpartition("</body>")
+    with tempfile.TemporaryDirectory(prefix="mmsafe-measure-") as tmp:
+        copy = Path(tmp) / "index.html"
+        copy.write_text(f"{head}{probe}</body>{tail}", encoding="utf-8")
+        dom = dump_dom(copy, timeout=timeout, width=width, height=height)
+    found = re.search(r'<pre id="mmsafe-measure">(.*?)</pre>', dom, re.S)
+    if found is None:
+        raise RuntimeError("the measuring script wrote nothing (a JavaScript error?)")
+    return json.loads(html.unescape(found.group(1)))
 
 
 def screenshot_site(

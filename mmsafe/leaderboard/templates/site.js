@@ -1,7 +1,11 @@
 /* Sortable tables for the leaderboard. Only reorders existing rows (DOM moves) and sets
    attributes; it never builds markup from data. Numeric columns sort on each cell's
    data-sort number, text columns on data-sort text; empty values always sort last.
-   A hash "#sort=TABLE:KEY:asc|desc" (KEY = a header's data-key) is applied on load. */
+   A hash "#sort=TABLE:KEY:asc|desc" (KEY = a header's data-key) is applied on load.
+   The ranking's per-mode columns (class "detail") are folded away while the table would not
+   fit the window without scrolling sideways: first their capability (class "cap"), then all,
+   until the reader chooses with the button above it; without this script every column
+   shows and the table scrolls. */
 (function () {
   "use strict";
   var collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
@@ -71,7 +75,50 @@
     try { key = decodeURIComponent(key); } catch (e) { return; }
     var dir = spec.slice(last + 1) === "desc" ? "desc" : "asc";
     var table = document.getElementById(spec.slice(0, first));
-    if (table && table.classList.contains("sortable")) sortTable(table, key, dir);
+    if (table && table.classList.contains("sortable") && sortTable(table, key, dir)) {
+      if (table.id === "ranking" && key.indexOf("mode:") === 0) showModes();
+    }
+  }
+
+  var ranking = document.getElementById("ranking");
+  var toggle = document.getElementById("ranking-modes");
+  var chosen = false;  // the reader's choice wins over fitting to the window
+
+  /* "" shows every per-mode column, "no-cap" their safety only, "brief" none */
+  function setModes(level) {
+    if (!ranking || !toggle) return;
+    ranking.classList.remove("no-cap", "brief");
+    if (level) ranking.classList.add(level);
+    var groups = ranking.querySelectorAll("thead th.group.detail");
+    for (var i = 0; i < groups.length; i++) groups[i].colSpan = level === "no-cap" ? 1 : 2;
+    toggle.setAttribute("aria-expanded", level ? "false" : "true");
+    toggle.textContent = level
+      ? "Show all " + toggle.getAttribute("data-count") + " per-mode columns"
+      : "Hide the per-mode columns";
+  }
+
+  function fitModes() {
+    if (!ranking || !toggle || chosen) return;
+    var wrap = ranking.parentNode;
+    var levels = ["", "no-cap", "brief"];
+    for (var i = 0; i < levels.length; i++) {
+      setModes(levels[i]);
+      if (wrap.scrollWidth <= wrap.clientWidth + 1) break;
+    }
+    toggle.hidden = i === 0;
+  }
+
+  function showModes() {
+    chosen = true;
+    setModes("");
+  }
+
+  if (toggle) {
+    toggle.addEventListener("click", function () {
+      chosen = true;
+      setModes(ranking.classList.contains("no-cap") || ranking.classList.contains("brief")
+        ? "" : "brief");
+    });
   }
 
   var tables = document.querySelectorAll("table.sortable");
@@ -90,6 +137,8 @@
       } catch (e) { /* file:// in some browsers: the sort still applies */ }
     });
   });
+  fitModes();
+  window.addEventListener("resize", fitModes);
   window.addEventListener("hashchange", applyHash);
   applyHash();
 })();
