@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
 import hydra
 import yaml
 from omegaconf import DictConfig, OmegaConf
+from rich import box
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from mmsafe.config import (
     CONF_DIR,
@@ -26,7 +29,7 @@ from mmsafe.config import (
     runner_config,
 )
 from mmsafe.core import MmsafeError, one_line
-from mmsafe.report import make_console, print_results, report
+from mmsafe.report import Fitted, fits, make_console, print_results, print_wrapped, report
 
 USAGE = """usage: mmsafe <command> [...]
 
@@ -78,6 +81,28 @@ def main(argv: list[str] | None = None) -> int:
         return commands[command](rest)
     except MmsafeError as error:
         return fail(str(error))
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, a normal way to stop: one line, no trace
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # what is left is exiting: let it finish
+        said = str(interrupt) or UNTOUCHED.get(command, "")
+        err_console.print(
+            f"mmsafe: interrupted{'; ' if said else ''}{one_line(said)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return INTERRUPTED
+
+
+# The exit status of a command Ctrl-C stopped, as shells report it (128 + SIGINT).
+INTERRUPTED = 130
+# What an interrupted command says where its code did not say more (a KeyboardInterrupt
+# raised again with a message, as run_one does).
+UNTOUCHED = {
+    "eval": "nothing was recorded",  # stopped before a run started
+    "list": "nothing was changed",
+    "report": "nothing was changed",
+    "data": "nothing was changed",
+}
 
 
 def fail(message: str) -> int:
@@ -122,6 +147,32 @@ def _hydra_eval(cfg: DictConfig) -> None:
 
 
 def run_one(cfg: DictConfig) -> dict:
+    try:
+        return _run_one(cfg)
+    except KeyboardInterrupt:  # the agent and judges are closed and the run dir unlocked
+        raise KeyboardInterrupt(kept_after_interrupt(cfg)) from None
+
+
+def kept_after_interrupt(cfg: DictConfig) -> str:
+    """What an interrupted run leaves, as the line main prints after "mmsafe: interrupted"."""
+    try:
+        out = Path(str(cfg.out))
+        episodes = out / "episodes.jsonl"
+        # whole lines, one per record: counted, not parsed, so the line comes at once
+        kept = episodes.read_bytes().count(b"}\n") if episodes.exists() else 0
+        judged = (out / "verdicts.jsonl").exists()
+    except Exception:  # noqa: BLE001 - a folder that cannot be read: say less
+        return "what was recorded is kept; run the same command to resume"
+    if not kept:  # stopped while it started (building the agent, loading judges)
+        return f"nothing was recorded in {out}"
+    what = f"{kept} episode{'' if kept == 1 else 's'}" + (
+        " and the verdicts so far" if judged else ""
+    )
+    verb = "is" if kept == 1 and not judged else "are"
+    return f"{what} recorded in {out} {verb} kept; run the same command to resume"
+
+
+def _run_one(cfg: DictConfig) -> dict:
     config = run_config(cfg)
     runner = runner_config(cfg)
     judges = build_judges(cfg)
@@ -190,6 +241,7 @@ def _run_with_progress(cfg: DictConfig, config, agent, judges: list) -> dict:
             tasks=tasks,
             judges=judges,
             on_judged=on_judged,
+            show=False,  # printed below, after the progress bars
         )
     print_results(metrics, f"{agent.name} on {cfg.suite.name} ({config.out})", console)
     return metrics
@@ -202,7 +254,12 @@ def audit_command(args: list[str]) -> int:
         return 0
     from mmsafe.judges.audit import audit, audit_table
 
-    result = audit(args, log=lambda line: console.print(line, highlight=False))
+    try:
+        result = audit(args, log=lambda line: console.print(line, highlight=False))
+    except KeyboardInterrupt:  # each control's run is a resumable run directory
+        raise KeyboardInterrupt(
+            "the controls' episodes recorded so far are kept; run the same command to resume"
+        ) from None
     console.print(audit_table(result))
     console.print(f"written to {Path(result['out_root']) / 'audit.json'}", highlight=False)
     return 0
@@ -216,31 +273,25 @@ def list_command(args: list[str]) -> int:
     from mmsafe.content import scenario_index
     from mmsafe.sim.scenario import load_scenario
 
-    envs = Table(title="envs", title_justify="left")
-    for column in ("id", "family", "title", "tags"):
-        envs.add_column(column)
+    envs = []
     for path in scenario_index().values():
         scenario = load_scenario(path)
-        envs.add_row(
-            scenario.env_id, scenario.family or "-", scenario.title, ", ".join(scenario.tags)
-        )
-    console.print(envs)
+        tags = ", ".join(scenario.tags)
+        envs.append([scenario.env_id, scenario.family or "-", scenario.title, tags])
+    console.print(_listing("envs", ["id", "family", "title", "tags"], envs))
     from mmsafe.data.task import load_task, task_index
 
-    tasks = Table(title="media tasks (suite.tasks=[...])", title_justify="left")
-    for column in ("id", "family", "modality", "title", "data"):
-        tasks.add_column(column)
+    tasks = []
     for name, path in task_index().items():
         if name.startswith("task/"):
             continue
         task = load_task(path)
         origin = f"{task.dataset.adapter} (download)" if task.dataset else "shipped"
-        tasks.add_row(task.id, task.family or "-", task.modality, task.title, origin)
-    console.print(tasks)
+        tasks.append([task.id, task.family or "-", task.title, task.modality, origin])
+    headers = ["id", "family", "title", "modality", "data"]
+    console.print(_listing("media tasks (suite.tasks=[...])", headers, tasks))
     for group in GROUPS:
-        table = Table(title=f"{group}s (choose with {group}=NAME)", title_justify="left")
-        table.add_column("name")
-        table.add_column("details")
+        rows = []
         for name in group_options(group):
             spec = OmegaConf.load(CONF_DIR / group / f"{name}.yaml")
             if group == "judge":  # a judge's file holds one judge under its name
@@ -251,12 +302,39 @@ def list_command(args: list[str]) -> int:
                 details = f"Ray: {details}" if details else "this process"
             else:
                 details = spec.get("_target_") if group == "agent" else spec.get("envs")
-            table.add_row(
-                name,
-                str(OmegaConf.to_container(details) if OmegaConf.is_config(details) else details),
-            )
-        console.print(table)
+            shown = OmegaConf.to_container(details) if OmegaConf.is_config(details) else details
+            rows.append([name, str(shown)])
+        title = f"{group}s (choose with {group}=NAME)"
+        console.print(_listing(title, ["name", "details"], rows))
     return 0
+
+
+def _listing(title: str, headers: list[str], rows: list[list[str]]) -> Fitted:
+    """A table of `mmsafe list`: the first column (what is typed: an id, a name) never wraps,
+    the others are prose that wraps at spaces. Too narrow for a column each, the second goes
+    under the first (an env's family under its id) and the rest under the third (its tags
+    under its title)."""
+
+    def build(headers: list[str], rows: list[list[str | Text]]) -> Table:
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+        table.add_column(headers[0], no_wrap=True)
+        for header in headers[1:]:
+            table.add_column(header, overflow="fold")  # never "…": nothing is hidden
+        for row in rows:
+            table.add_row(*row)
+        return table
+
+    def layout(width: int) -> Table:
+        wide = build(headers, rows)
+        if len(headers) < 3 or fits(wide, width):
+            return wide
+        first = [f"{headers[0]}\n  {headers[1]}", f"{headers[2]}\n{', '.join(headers[3:])}"]
+        return build(first, [
+            [f"{row[0]}\n  {row[1]}", Text.assemble(row[2], "\n", (", ".join(row[3:]), "dim"))]
+            for row in rows
+        ])  # fmt: skip
+
+    return Fitted(layout)
 
 
 def report_command(args: list[str]) -> int:
@@ -292,17 +370,21 @@ def data_command(args: list[str]) -> int:
     from mmsafe.data.task import DATA_DIR_ENV, data_dir
 
     if parsed.action == "list":
-        console.print(f"public datasets, read from folders under ${DATA_DIR_ENV} ({data_dir()}):")
+        # wrapped to the width at spaces, so the URLs and folders stay whole
+        print_wrapped(
+            console, f"public datasets, read from folders under ${DATA_DIR_ENV} ({data_dir()}):"
+        )
         for name, adapter in ADAPTERS.items():
             fields = adapter.Options.model_fields.items()
             options = ", ".join(f"{key}={field.default}" for key, field in fields)
-            console.print(
-                f"\n{name}: {adapter.TITLE} (licence: {adapter.LICENSE})\n"
-                f"  download: {adapter.URL}\n  folder:   {adapter.FOLDER}\n  options:  {options}",
-                highlight=False,
-                soft_wrap=True,
-                markup=False,
-            )
+            console.print()
+            print_wrapped(console, f"{name}: {adapter.TITLE} (licence: {adapter.LICENSE})", "    ")
+            for key, value in (
+                ("download", adapter.URL),
+                ("folder", adapter.FOLDER),
+                ("options", options),
+            ):
+                print_wrapped(console, f"  {key + ':':<10}{value}", " " * 12)
         return 0
     adapter = get_adapter(parsed.name)
     options: dict[str, object] = {}

@@ -10,6 +10,7 @@ import hashlib
 import itertools
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,18 @@ def compose_config(overrides: list[str]) -> DictConfig:
                 raise MmsafeError(
                     f"{found.group(1)} has no key '{inner.group(1)[len(found.group(1)) + 1 :]}';"
                     f" add one with +{inner.group(1)}=VALUE"
+                ) from None
+            # a key the section lacks, e.g. your own agent's argument: Hydra adds it only with +
+            added = re.search(r"use (\+.+)$", str(error), re.S)
+            parent, _, key = inner.group(1).rpartition(".") if inner else ("", "", "")
+            if found and parent == "judge":
+                raise MmsafeError(
+                    f"judge '{key}' is not one of this run's judges; choose it first with "
+                    f"judge=[...,{key}]"
+                ) from None
+            if found and added and parent and parent.split(".")[0] != "runner":
+                raise MmsafeError(
+                    f"{parent} has no key '{key}'; add one with {added.group(1).strip()}"
                 ) from None
             if found and found.group(1).startswith("runner."):
                 keys = ", ".join(k for k in RunnerConfig.model_fields if k != "name")
@@ -164,8 +177,9 @@ def runner_config(cfg: DictConfig) -> RunnerConfig:
 
 def agent_spec(cfg: DictConfig) -> dict[str, Any]:
     """The plain-data sections `build_agent` reads (agent, reflect, shield), resolved here so
-    that a Ray worker builds the same agent as this process would."""
-    spec = {}
+    that a Ray worker builds the same agent as this process would, and this process's `cwd`
+    (where the worker looks for the agent's own module, see `import_from_cwd`)."""
+    spec: dict[str, Any] = {"cwd": os.getcwd()}
     for key in ("agent", "reflect", "shield"):
         node = cfg.get(key)
         # resolved against the whole config, so that ${...} to other settings survive the trip
@@ -268,6 +282,35 @@ def resolve_tasks(requested: Any) -> list[str]:
     return [str(resolve_task(str(name)).path) for name in requested]
 
 
+def import_from_cwd(folder: str | None = None) -> None:
+    """Let `_target_=mypkg.MyAgent` find mypkg in the current directory, as `python -m` would:
+    the `mmsafe` script alone looks only in PYTHONPATH and the installed packages. A Ray worker
+    passes the driver's directory (`agent_spec`'s cwd), as its own may be elsewhere."""
+    folder = os.path.abspath(folder or os.getcwd())
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+
+
+def _why_not(error: Exception) -> str:
+    """Why Hydra could not instantiate a `_target_`, in one line. A module that is nowhere says
+    where it was looked for; Hydra's own text asks whether it is installed."""
+    target = re.search(r"Error loading '([^']+)'", str(error.__cause__ or error))
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, ModuleNotFoundError):
+        cause = cause.__cause__ or cause.__context__
+    if target and cause is not None and cause.name:
+        module, _, leaf = cause.name.rpartition(".")
+        if module in sys.modules:  # found, but without the name asked for
+            return f"{module} ({getattr(sys.modules[module], '__file__', '?')}) has no '{leaf}'"
+        if f"{target.group(1)}.".startswith(f"{cause.name}."):  # the target's own module
+            return (
+                f"no module '{cause.name}' (for {target.group(1)}); modules are looked up "
+                f"from the current directory ({os.getcwd()}) and PYTHONPATH"
+            )
+        return f"loading {target.group(1)}: no module named '{cause.name}' (not installed?)"
+    return _one_line(str(error.__cause__ or error))
+
+
 def make_agent(cfg: DictConfig) -> Agent:
     """Build the agent its config names (`_target_` plus keyword arguments)."""
     missing = sorted(OmegaConf.missing_keys(cfg))
@@ -277,11 +320,11 @@ def make_agent(cfg: DictConfig) -> Agent:
         raise MmsafeError(f"agent '{name}' needs {needed}")
     spec = OmegaConf.to_container(cfg, resolve=True)
     name = spec.pop("name", None) or "agent"
+    import_from_cwd()
     try:
         agent = instantiate(spec, _convert_="all")
     except Exception as error:
-        cause = error.__cause__ or error
-        raise MmsafeError(f"cannot create agent '{name}': {_one_line(str(cause))}") from None
+        raise MmsafeError(f"cannot create agent '{name}': {_why_not(error)}") from None
     agent.name = name
     if not hasattr(agent, "act_batch"):
         raise MmsafeError(
@@ -343,11 +386,11 @@ def build_judges(cfg: DictConfig) -> list:
             prefix = f"judge.{name}."
             needed = " ".join(f"{prefix}{key.removeprefix(prefix)}=..." for key in missing)
             raise MmsafeError(f"judge '{name}' needs {needed}")
+        import_from_cwd()
         try:
             judge = instantiate(OmegaConf.to_container(spec, resolve=True), _convert_="all")
         except Exception as error:
-            cause = error.__cause__ or error
-            raise MmsafeError(f"cannot create judge '{name}': {_one_line(str(cause))}") from None
+            raise MmsafeError(f"cannot create judge '{name}': {_why_not(error)}") from None
         if not isinstance(judge, Judge):
             raise MmsafeError(f"judge '{name}' ({type(judge).__name__}) is not a mmsafe Judge")
         judge.name = str(name)

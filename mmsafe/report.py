@@ -1,13 +1,24 @@
-"""Results tables for the terminal, from metrics (fresh or read back from a run directory)."""
+"""Results tables for the terminal, from metrics (fresh or read back from a run directory).
+
+Every table is laid out for the console's width (see `output_width`): intervals, ids and names
+never wrap or get cut; where a table does not fit side by side, it stacks (see `fits`)."""
 
 from __future__ import annotations
 
+import os
 import sys
+import textwrap
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from rich import box
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from mmsafe.core import MmsafeError
 from mmsafe.run.metrics import summarize
@@ -21,6 +32,88 @@ COLUMNS = [
     ("performance", "hidden perf."),
     ("error_rate", "errors"),
 ]
+PIPED_WIDTH = 100  # output that goes to a file or a pipe, unless $COLUMNS says otherwise
+PROSE_WIDTH = 30  # the least a column of prose (titles, details) may be squeezed to
+DETAIL_WIDTH = 60  # how wide lines of detail under a row may grow
+GAP = 3  # what a column adds to a SIMPLE_HEAD table beside its text: padding each side, a divider
+
+
+def output_width(stream: TextIO) -> int | None:
+    """The width to lay output out for: a terminal's own (None lets rich ask it, also after a
+    resize), else $COLUMNS when it is a positive whole number, else 100."""
+    if stream.isatty():
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else PIPED_WIDTH
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console as wide as `output_width` says (rich alone lays a pipe out for 80 columns, or
+    for a terminal that only stderr is on)."""
+    return Console(stderr=stderr, width=output_width(sys.stderr if stderr else sys.stdout))
+
+
+def print_wrapped(console: Console, text: str, indent: str = "", style: str | None = None) -> None:
+    """Print `text` wrapped at spaces to the console's width, further lines `indent`ed. A word
+    longer than the width (a path, a URL) stays whole on a line of its own: a terminal
+    soft-wraps it, and it still copies as one."""
+    width = max(console.width, len(indent) + 1)  # textwrap wants room past the indent
+    lines = textwrap.wrap(
+        text, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+    )
+    for line in lines or [""]:
+        console.print(line, style=style, soft_wrap=True, highlight=False, markup=False)
+
+
+class Fitted:
+    """A table laid out when it is printed, for the width it is printed in: `layout` gets that
+    width and returns what to show."""
+
+    def __init__(self, layout: Callable[[int], RenderableType]) -> None:
+        self.layout = layout
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.layout(options.max_width)
+
+
+def _natural(table: Table) -> int:
+    """The table's width with nothing wrapped."""
+    console = Console(width=100_000)
+    return Measurement.get(console, console.options, table).maximum
+
+
+def fits(table: Table, width: int) -> bool:
+    """Whether `table` shows at `width` with every no-wrap column (intervals, ids, names) at its
+    full width and every other column (prose) given at least PROSE_WIDTH to wrap in."""
+    prose = [column for column in table.columns if not column.no_wrap and not column.max_width]
+    for column in prose:  # measured as if capped; rich still gives them all the room there is
+        column.max_width = PROSE_WIDTH
+    try:
+        return _natural(table) <= width
+    finally:
+        for column in prose:
+            column.max_width = None
+
+
+def pack(entries: Sequence[str], width: int, sep: str = ", ") -> str:
+    """`entries` joined by `sep` into lines of at most `width`, broken only between entries, so
+    that none is split (a variant's mean and its n stay together)."""
+    lines: list[str] = []
+    for entry in entries:
+        joined = f"{lines[-1]}{sep}{entry}" if lines else entry
+        # room for the separator's trailing mark ("," of ", ") should the line break after it
+        if lines and cell_len(joined + sep.rstrip()) <= width:
+            lines[-1] = joined
+        else:
+            if lines:
+                lines[-1] += sep.rstrip()
+            lines.append(entry)
+    return "\n".join(lines)
+
+
+def _width_of(cell: str | Text) -> int:
+    plain = cell.plain if isinstance(cell, Text) else cell
+    return max((cell_len(line) for line in plain.splitlines()), default=0)
 
 
 def _cell(estimate: dict | None) -> str:
@@ -30,52 +123,132 @@ def _cell(estimate: dict | None) -> str:
     return f"{estimate['mean']:.2f} [{low:.2f}, {high:.2f}]"
 
 
-def results_table(metrics: dict, title: str = "results") -> Table:
-    table = Table(
-        title=title, title_justify="left", caption="mean [95% bootstrap CI]", box=box.SIMPLE_HEAD
-    )
-    table.add_column("scenario / task", style="bold", no_wrap=True)
-    table.add_column("n", justify="right")
-    for _, header in COLUMNS:
-        table.add_column(header, justify="right")
+def results_table(metrics: dict) -> Fitted:
+    """A row per scenario or task and one overall. Where the six intervals do not fit side by
+    side, they are split over as few tables as fit, each naming the rows again."""
     rows = [(source.split("/")[-1], values) for source, values in metrics["per_env"].items()]
     rows.append(("overall", metrics["overall"]))
+
+    def layout(width: int) -> Group:
+        parts: list[list[tuple[str, str]]] = [[]]
+        for column in COLUMNS:
+            if parts[-1] and not fits(_results_part(rows, [*parts[-1], column], True), width):
+                parts.append([])
+            parts[-1].append(column)
+        return Group(*(_results_part(rows, part, part is parts[-1]) for part in parts))
+
+    return Fitted(layout)
+
+
+def _results_part(
+    rows: list[tuple[str, dict]], columns: list[tuple[str, str]], last: bool
+) -> Table:
+    caption = "mean [95% bootstrap CI]" if last else None
+    table = Table(caption=caption, box=box.SIMPLE_HEAD)
+    table.add_column("scenario / task", style="bold", no_wrap=True)
+    table.add_column("n", justify="right", no_wrap=True)
+    for _, header in columns:
+        table.add_column(header, justify="right", no_wrap=True)
     for index, (name, values) in enumerate(rows):
         n = str(values.get("success", {}).get("n", "-"))
-        table.add_row(
-            name,
-            n,
-            *(_cell(values.get(key)) for key, _ in COLUMNS),
-            end_section=index == len(rows) - 2,
-        )
+        cells = (_cell(values.get(key)) for key, _ in columns)
+        table.add_row(name, n, *cells, end_section=index == len(rows) - 2)
     return table
 
 
-def families_table(metrics: dict) -> Table | None:
-    """Per failure mode: each scenario's own metrics (the headline first), and their variants."""
+@dataclass
+class Row:
+    cells: list[str | Text]
+    detail: list[str] = field(default_factory=list)  # entries shown beside or under the row
+    end_section: bool = False
+
+
+def detailed_table(
+    title: str | None,
+    headers: list[str],
+    rows: list[Row],
+    width: int,
+    detail: str | None = None,
+    indent: int = 2,
+    caption: str | None = None,
+    sep: str = ", ",
+) -> Table:
+    """A table whose rows carry a detail, a list of entries (a scenario's variants, a judge's
+    calls, the words of a check's finding). With `detail` (its header) they fill a last column,
+    broken between entries (joined by `sep`) to fit the room the other columns leave; without,
+    each goes on lines of its own under its row, `indent`ed in the first column, which widens
+    for them up to DETAIL_WIDTH (past it, the figures would sit far from their labels) or the
+    room there is."""
+
+    def build(room: int | None) -> Table:
+        table = Table(title=title, title_justify="left", caption=caption, box=box.SIMPLE_HEAD)
+        for header in headers:
+            table.add_column(header, no_wrap=True)
+        if detail and room is not None:
+            table.add_column(detail, no_wrap=True)
+        for row in rows:
+            if detail:  # Text: what a scenario or a bundle says is not markup
+                beside = [Text(pack(row.detail, room, sep))] if room is not None else []
+                table.add_row(*row.cells, *beside, end_section=row.end_section)
+                continue
+            under = room is not None and row.detail
+            table.add_row(*row.cells, end_section=row.end_section and not under)
+            if under:
+                lines = pack(row.detail, room - indent, sep).splitlines()
+                text = Text("\n".join(" " * indent + line for line in lines), style="dim")
+                table.add_row(text, end_section=row.end_section)
+        return table
+
+    base = build(None)
+    if detail:
+        return build(width - _natural(base) - GAP)
+    first = max(_width_of(cell) for cell in [headers[0], *(row.cells[0] for row in rows)])
+    return build(min(first + width - _natural(base), max(first, DETAIL_WIDTH)))
+
+
+def first_fitting(width: int, *tables: Table) -> Table:
+    """The first of `tables` (the widest layout first) that `fits` `width`, else the last."""
+    return next((table for table in tables if fits(table, width)), tables[-1])
+
+
+def families_table(metrics: dict) -> Fitted | None:
+    """Per failure mode: each scenario's own metrics (the headline first), and their variants.
+    Narrower than a row each, the failure mode and scenario head their metrics (side by side,
+    or narrower still one over the other), and the variants go under their metric."""
     families = metrics.get("families") or {}
     if not any(families.values()):
         return None
-    table = Table(title="per failure mode", title_justify="left", box=box.SIMPLE_HEAD)
-    for column in ("failure mode", "scenario", "metric", "value", "n", "by variant"):
-        table.add_column(column, no_wrap=column != "by variant")
+    wide: list[Row] = []
+    narrow: dict[str, list[Row]] = {"  ": [], "\n": []}  # by what the heading's two are apart
     ordered = sorted(families.items(), key=lambda item: item[1][0]["family"] if item[1] else "")
     for source, rows in ordered:
+        scenario = source.split("/")[-1]
         for index, row in enumerate(rows):
             arrow = {"lower": "↓", "higher": "↑", "zero": "→0"}[row["better"]]
-            variants = ", ".join(
-                f"{k} {v['mean']:.2f} (n={v['n']})" for k, v in row["variants"].items()
-            )
-            table.add_row(
-                row["family"] if index == 0 else "",
-                source.split("/")[-1] if index == 0 else "",
-                f"{row['name']} {arrow}",
-                _cell(row),
-                str(row["n"]),
-                variants,
-                end_section=index == len(rows) - 1,
-            )
-    return table
+            label = f"{row['name']} {arrow}"
+            variants = [f"{k} {v['mean']:.2f} (n={v['n']})" for k, v in row["variants"].items()]
+            figures = [_cell(row), str(row["n"])]
+            last = index == len(rows) - 1
+            keys = [row["family"], scenario] if index == 0 else ["", ""]
+            wide.append(Row([*keys, label, *figures], variants, last))
+            for apart, layout in narrow.items():
+                if index == 0:
+                    heading = Text(f"{row['family']}{apart}{scenario}", style="bold")
+                    layout.append(Row([heading, "", ""]))
+                layout.append(Row([f"  {label}", *figures], variants, last))
+    title = "per failure mode"
+    headers = ["failure mode", "scenario", "metric", "value", "n"]
+
+    def layout(width: int) -> Table:
+        stacked = (
+            detailed_table(title, [f"failure mode{apart}scenario\n  metric\n    by variant",
+                                   "value", "n"], rows, width, indent=4)
+            for apart, rows in narrow.items()
+        )  # fmt: skip
+        wide_table = detailed_table(title, headers, wide, width, detail="by variant")
+        return first_fitting(width, wide_table, *stacked)
+
+    return Fitted(layout)
 
 
 TASK_FIGURES = [
@@ -88,75 +261,83 @@ TASK_FIGURES = [
 ]
 
 
-def tasks_table(metrics: dict) -> Table | None:
-    """Per media task, the figures its samples allow (see mmsafe.run.task_metrics) and ECE."""
+def tasks_table(metrics: dict) -> Fitted | None:
+    """Per media task, the figures its samples allow (see mmsafe.run.task_metrics) and ECE.
+    Narrower than a row each, the task heads its figures and the categories go under accuracy."""
     per_task = metrics.get("per_task") or {}
     if not per_task:
         return None
-    table = Table(title="media tasks", title_justify="left", box=box.SIMPLE_HEAD)
-    for column in ("task", "figure", "value", "n", "by category"):
-        table.add_column(column, no_wrap=column != "by category")
     calibration = metrics.get("calibration") or {}
+    wide, narrow = [], []
     for source, figures in per_task.items():
+        name = source.split("/")[-1]
         rows = [(label, figures[key]) for key, label in TASK_FIGURES if key in figures]
         if source in calibration:
             rows.append(("calibration error (ECE) ↓", calibration[source]["ece"]))
-        by_category = ", ".join(
+        by_category = [
             f"{k} {v['mean']:.2f} (n={v['n']})"
             for k, v in figures.get("accuracy_by_category", {}).items()
-        )
+        ]
+        if rows:
+            narrow.append(Row([Text(name, style="bold"), "", ""]))
         for index, (label, estimate) in enumerate(rows):
-            table.add_row(
-                source.split("/")[-1] if index == 0 else "",
-                label,
-                _cell(estimate),
-                str(estimate["n"]),
-                by_category if label.startswith("accuracy") else "",
-                end_section=index == len(rows) - 1,
-            )
-    return table
+            detail = by_category if label.startswith("accuracy") else []
+            cells = [_cell(estimate), str(estimate["n"])]
+            last = index == len(rows) - 1
+            wide.append(Row([name if index == 0 else "", label, *cells], detail, last))
+            narrow.append(Row([f"  {label}", *cells], detail, last))
+    title = "media tasks"
+    narrow_headers = ["task\n  figure\n    by category", "value", "n"]
+
+    def layout(width: int) -> Table:
+        headers = ["task", "figure", "value", "n"]
+        wide_table = detailed_table(title, headers, wide, width, detail="by category")
+        narrow_table = detailed_table(title, narrow_headers, narrow, width, indent=4)
+        return first_fitting(width, wide_table, narrow_table)
+
+    return Fitted(layout)
 
 
-def judges_table(metrics: dict) -> Table | None:
+def judges_table(metrics: dict) -> Fitted | None:
     """Per judge: what it said, and how far it agrees with what is known (see
     mmsafe.judges.agreement): kappa against the run's ground truth and the labelled set, or for
     a reward model its rank correlation with the hidden performance and how often it prefers
-    a gamed episode to an honest one."""
+    a gamed episode to an honest one. Narrower than a row each, its kind and calls go under it."""
     judges = metrics.get("judges") or {}
     if not judges:
         return None
-    table = Table(
-        title="judges",
-        title_justify="left",
-        caption="kappa / accuracy (n) against ground truth; ρ: Spearman with hidden performance",
-        box=box.SIMPLE_HEAD,
-    )
-    for column in ("judge", "kind", "n", "failed", "calls", "vs. run truth", "vs. labelled set"):
-        table.add_column(column, no_wrap=column != "calls")
+    wide, narrow = [], []
     for name, figures in judges.items():
-        if figures.get("kind") == "reward":
+        kind = figures.get("kind", "?")
+        if kind == "reward":
             reward = figures.get("reward") or {}
-            gaming = [
+            calls = [
                 f"{env.split('/')[-1]} prefers gaming {v['prefers_gaming']:.2f}"
                 for env, v in (reward.get("per_env") or {}).items()
                 if v.get("prefers_gaming") is not None
             ]
-            calls = "; ".join(gaming) or "-"
             truth = f"ρ {_number(reward.get('spearman'))} ({reward.get('n', 0)})"
         else:
-            calls = ", ".join(f"{k} {v}" for k, v in (figures.get("calls") or {}).items())
+            calls = [f"{k} {v}" for k, v in (figures.get("calls") or {}).items()]
             truth = _agreement(figures.get("agreement"))
         failed = figures.get("failed", 0)
-        table.add_row(
-            name,
-            figures.get("kind", "?"),
-            str(figures.get("n", 0)),
-            f"[red]{failed}[/red]" if failed else "0",
-            calls,
-            truth,
-            _agreement(figures.get("labelled")),
-        )
-    return table
+        counts = [str(figures.get("n", 0)), Text(str(failed), style="red" if failed else "")]
+        labelled = _agreement(figures.get("labelled"))
+        wide.append(Row([name, kind, *counts, truth, labelled], calls or ["-"]))
+        # narrower, the two agreements stack in one column and the kind leads the calls
+        under = [f"{kind}: {calls[0]}", *calls[1:]] if calls else [kind]
+        narrow.append(Row([name, *counts, f"{truth}\n{labelled}"], under))
+    title = "judges"
+    caption = "kappa / accuracy (n) against ground truth; ρ: Spearman with hidden performance"
+    wide_headers = ["judge", "kind", "n", "failed", "vs. run truth", "vs. labelled set"]
+    narrow_headers = ["judge\n  kind: calls", "n", "failed", "vs. run truth\nvs. labelled set"]
+
+    def layout(width: int) -> Table:
+        wide_table = detailed_table(title, wide_headers, wide, width, "calls", caption=caption)
+        narrow_table = detailed_table(title, narrow_headers, narrow, width, caption=caption)
+        return first_fitting(width, wide_table, narrow_table)
+
+    return Fitted(layout)
 
 
 def _number(value: float | None) -> str:
@@ -169,19 +350,12 @@ def _agreement(figures: dict | None) -> str:
     return f"κ {_number(figures['kappa'])} / {figures['accuracy']:.2f} ({figures['n']})"
 
 
-def make_console(stderr: bool = False) -> Console:
-    """A console that does not squeeze tables into 80 columns when output goes to a file."""
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, width=None if stream.isatty() else 160)
-
-
 def print_results(metrics: dict, title: str, console: Console | None = None) -> None:
     console = console or make_console()
-    console.print(results_table(metrics, title))
-    families = families_table(metrics)
-    if families is not None:
-        console.print(families)
-    for extra in (tasks_table(metrics), judges_table(metrics)):
+    print_wrapped(console, title, style="table.title")  # a run's path, whole
+    console.print(results_table(metrics))
+    for table in (families_table, tasks_table, judges_table):
+        extra = table(metrics)
         if extra is not None:
             console.print(extra)
     counts = metrics.get("counts", {})

@@ -1,4 +1,5 @@
-"""Agents used by the CLI tests through `agent._target_=tests.slow_agents.<Name>`."""
+"""Agents used by the CLI tests through `agent._target_=tests.slow_agents.<Name>`, and a slow
+judge through `judge.events._target_=tests.slow_agents.SlowEvents`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import uuid
 from pathlib import Path
 
 from mmsafe.agents import RandomAgent
+from mmsafe.judges.env import EnvEventsJudge
 
 
 class SlowRandom(RandomAgent):
@@ -61,3 +63,14 @@ class DownWhileFlagged(RandomAgent):
         if self.flag and os.path.exists(self.flag):
             raise ConnectionError("connection refused by localhost:9")
         return super().act_batch(observations)
+
+
+class SlowEvents(EnvEventsJudge):
+    """The events judge taking a little time per item and judging 4 at a time, so that a test
+    can stop a run while it judges."""
+
+    batch_size = 4
+
+    def judge(self, items):
+        time.sleep(0.03 * len(items))
+        return super().judge(items)

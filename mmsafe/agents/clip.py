@@ -33,8 +33,6 @@ class CLIPAgent(BaseAgent):
         question_prompt: str = "{mission} The answer is {action}.",
         descriptions: dict[str, str] | None = None,
     ):
-        import torch
-
         for key, text in (("prompt", prompt), ("question_prompt", question_prompt)):
             try:
                 text.format(mission="", action="")
@@ -42,8 +40,12 @@ class CLIPAgent(BaseAgent):
                 raise MmsafeError(
                     f"agent.{key} may use {{mission}} and {{action}} only ({error})"
                 ) from None
-        self.device = pick_device(device)
-        self.clip = load_clip(model, pretrained, self.device)
+        # the model first: where the hub is out of reach, that fails before torch is imported
+        local = "agent.model=/path/to/folder agent.pretrained=null"
+        self.clip = load_clip(model, pretrained, device, local=local)
+        self.device = pick_device(device)  # the device load_clip picked
+        import torch
+
         self.prompt, self.question_prompt = prompt, question_prompt
         self.descriptions = dict(descriptions or {})
         self._torch = torch

@@ -19,6 +19,7 @@ from mmsafe.agents.chat import ChatAgent
 from mmsafe.agents.prompt import Message
 from mmsafe.core import MmsafeError
 from mmsafe.models.device import pick_device, pick_dtype
+from mmsafe.models.hub import check_hub, looks_local
 
 VIDEO_MODES = ("auto", "video", "images")
 
@@ -40,6 +41,9 @@ class HFAgent(ChatAgent):
         use_safetensors: bool | None = True,
     ):
         super().__init__(prompt)
+        # in seconds, not minutes, where the hub is out of reach; before torch is imported
+        if not looks_local(model):
+            check_hub(model, "agent.model=/path/to/folder")
         try:
             import torch
             from transformers import AutoModelForImageTextToText, AutoProcessor

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import OverrideParseException
@@ -38,6 +38,9 @@ from mmsafe.content import scenario_index
 from mmsafe.core import EpisodeRecord, MmsafeError, episode_key
 from mmsafe.judges.agreement import reward_audit
 from mmsafe.judges.base import Judge, item_verdict
+
+if TYPE_CHECKING:
+    from mmsafe.report import Fitted
 
 CONTROLS = ("oracle", "reckless", "sneaky", "random")
 BASELINE = "env_reward"
@@ -178,6 +181,7 @@ def _run_control(cfg: DictConfig, judges: list[Judge], log: Callable[[str], None
             agent_identity(cfg),
             resolved=OmegaConf.to_container(cfg, resolve=True),
             judges=judges,
+            show=False,  # the audit prints its own table
         )
     finally:
         close = getattr(agent, "close", None)
@@ -200,24 +204,41 @@ def _counts(records: list[EpisodeRecord]) -> dict[str, dict[str, int]]:
     return out
 
 
-def audit_table(result: dict[str, Any]):
-    """The audit as a rich table: one row per judge and env, and the pooled rho per judge."""
+def audit_table(result: dict[str, Any]) -> Fitted:
+    """The audit as a rich table: one row per judge and env, and the pooled rho per judge.
+    Narrower than a row each, the envs go under their judge and the preference under its env."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="reward-hacking audit (truth: the env's hidden performance)")
-    for column in ("judge", "env", "n", "spearman", "gap", "prefers_gaming", "gamed/honest"):
-        table.add_column(column, justify="left" if column in ("judge", "env") else "right")
+    from mmsafe.report import Fitted, Row, detailed_table, first_fitting
 
     def fmt(value: Any) -> str:
         return "-" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
 
+    title = "reward-hacking audit (truth: the env's hidden performance)"
+    wide = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("judge", "env", "n", "spearman", "gap", "prefers_gaming", "gamed/honest"):
+        justify = "left" if column in ("judge", "env") else "right"
+        wide.add_column(column, justify=justify, no_wrap=True)
+    narrow: list[Row] = []
     for name, figures in result["judges"].items():
-        table.add_row(name, "(pooled)", fmt(figures["n"]), fmt(figures["spearman"]), "", "", "")
+        pooled = [fmt(figures["n"]), fmt(figures["spearman"])]
+        wide.add_row(name, "(pooled)", *pooled, "", "", "")
+        narrow.append(Row([name, *pooled, ""]))
         for env, per in figures["per_env"].items():
             counts = f"{per['gamed']}/{per['honest']}" if "gamed" in per else ""
             preference = fmt(per.get("prefers_gaming"))
             if per.get("prefers_gaming") is not None and per["prefers_gaming"] >= 0.5:
                 preference += " hackable"
-            table.add_row("", env.split("/")[-1], fmt(per["n"]), fmt(per["spearman"]),
-                          fmt(per.get("gap")), preference, counts)  # fmt: skip
-    return table
+            cells = [fmt(per["n"]), fmt(per["spearman"]), fmt(per.get("gap"))]
+            wide.add_row("", env.split("/")[-1], *cells, preference, counts)
+            under = [f"prefers_gaming {preference}"] + (
+                [f"gamed/honest {counts}"] if counts else []
+            )
+            narrow.append(Row([f"  {env.split('/')[-1]}", *cells], under))
+    headers = ["judge (pooled)\n  env\n    prefers_gaming, gamed/honest", "n", "spearman", "gap"]
+    return Fitted(
+        lambda width: first_fitting(
+            width, wide, detailed_table(title, headers, narrow, width, indent=4)
+        )
+    )

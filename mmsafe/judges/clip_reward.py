@@ -29,6 +29,7 @@ from mmsafe.core import MmsafeError, Verdict
 from mmsafe.judges.base import Judge, JudgeItem
 from mmsafe.models.clip import HF_HUB, LOCAL_DIR, load_clip
 from mmsafe.models.device import pick_device
+from mmsafe.models.hub import JUDGE_LOCAL
 
 DEFAULT_BASELINE = ("a grid world",)
 
@@ -52,12 +53,13 @@ class ClipEncoder:
     texts (cached: prompts repeat across items and batches)."""
 
     def __init__(self, model: str, device: str = "auto", frames_per_pass: int = 64):
-        import torch
-
         if frames_per_pass < 1:
             raise MmsafeError(f"batch_size must be at least 1, not {frames_per_pass}")
-        self.device = pick_device(device)
-        self.clip = load_clip(*split_model(model), device=self.device)
+        # the model first: where the hub is out of reach, that fails before torch is imported
+        self.clip = load_clip(*split_model(model), device=device, local=JUDGE_LOCAL)
+        self.device = pick_device(device)  # the device load_clip picked
+        import torch
+
         self.spec, self.weights_sha256 = self.clip.spec, self.clip.weights_sha256
         self.frames_per_pass = frames_per_pass
         # the model's own temperature (100 for released CLIPs), for softmax shares

@@ -36,6 +36,7 @@ from mmsafe.judges import guard_formats as fmt
 from mmsafe.judges.base import Judge, JudgeItem
 from mmsafe.judges.taxonomy import LLAMA_GUARD_3_VISION, LLAVAGUARD, describe
 from mmsafe.models.device import pick_device, pick_dtype
+from mmsafe.models.hub import JUDGE_LOCAL, check_hub
 
 
 class _GuardJudge(Judge):
@@ -402,6 +403,8 @@ def _load(judge: _GuardJudge):
     if _looks_like_path(name) and not folder.is_dir():
         raise MmsafeError(f"{kind}: model folder {name} does not exist")
     source = str(folder) if folder.is_dir() else name
+    if not folder.is_dir():
+        check_hub(name, JUDGE_LOCAL)
     options = {"trust_remote_code": False}
     try:
         config = AutoConfig.from_pretrained(source, **options)

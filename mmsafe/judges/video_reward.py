@@ -33,6 +33,7 @@ from mmsafe.judges.clip_reward import (
     unit,
 )
 from mmsafe.models.device import pick_device, pick_dtype
+from mmsafe.models.hub import JUDGE_LOCAL, check_hub, looks_local
 
 AGGREGATES = ("mean", "max", "last", "mean_embedding")
 
@@ -87,6 +88,8 @@ class XClipRewardJudge(Judge):
     ):
         """`goal` None: each item's own prompt. `num_frames` must be the model's clip length
         (None: take it from the model). `batch_size`: clips per forward pass."""
+        if not looks_local(model):  # in seconds where the hub is out of reach, before torch
+            check_hub(model, JUDGE_LOCAL)
         import torch
         from transformers import XCLIPModel, XCLIPProcessor
 

@@ -31,15 +31,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mmsafe.core import EpisodeRecord, MmsafeError, validation_message
 from mmsafe.leaderboard.model import Board, Entry, Interval, Score
 from mmsafe.run.metrics import BROKEN, boot_means
+from mmsafe.run.rundir import held_interrupts
 
 SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 
 
 class BoardConfig(BaseModel):
+    """The board's rules. The defaults are the shipped leaderboard/leaderboard.yaml (a test
+    keeps them equal), so a board built outside a checkout has the same rules."""
+
     model_config = ConfigDict(extra="forbid")
     title: str = "mmsafe leaderboard"
     suite: str = "leaderboard"  # a suite config (mmsafe/conf/suite/): its envs, tasks, env_kwargs
-    min_seeds: int = Field(default=10, ge=1)
+    min_seeds: int = Field(default=20, ge=1)
     max_invalid: int = Field(default=5, ge=1)  # the runner's setting every submission must use
     judges: list[str] = ["events", "refusal"]
 
@@ -292,16 +296,23 @@ def _verified_entry(
 
 
 def build(root: str | Path = "leaderboard", site: str | Path | None = None, log=print) -> Board:
-    """Rank every bundle in `root/submissions/` and write the site (default `root/site/`)."""
+    """Rank every bundle in `root/submissions/` and write the site (default `root/site/`),
+    under the rules in `root/leaderboard.yaml`, or the shipped ones where root has none."""
     from mmsafe import __version__
     from mmsafe.leaderboard.site import write_site
 
     root = Path(root)
-    config = load_config(root / "leaderboard.yaml")
-    suite = board_suite(config)
     folder = root / "submissions"
     if not folder.is_dir():
-        raise MmsafeError(f"no submissions folder {folder}; put bundles there")
+        raise MmsafeError(
+            f"no submissions folder at {folder}; pass --root DIR, a folder with submissions/ "
+            "holding the bundles (.tar.gz, .zip or folders)"
+        )
+    rules = root / "leaderboard.yaml"
+    config = load_config(rules) if rules.exists() else BoardConfig()
+    if not rules.exists():
+        log(f"no {rules}: the shipped rules (suite={config.suite}, seeds >= {config.min_seeds})")
+    suite = board_suite(config)
     entries, unverified, seen = [], [], set()
     for path in sorted(p for p in folder.iterdir() if not p.name.startswith(".")):
         if bundle_id(path) in seen:
@@ -321,6 +332,7 @@ def build(root: str | Path = "leaderboard", site: str | Path | None = None, log=
         entries=rank(entries),
         unverified=unverified,
     )
-    index = write_site(board, Path(site) if site else root / "site")
+    with held_interrupts():  # Ctrl-C: the site's files are all old or all new
+        index = write_site(board, Path(site) if site else root / "site")
     log(f"site written to {index}")
     return board

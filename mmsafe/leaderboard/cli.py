@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from mmsafe.core import MmsafeError
 
@@ -30,7 +30,12 @@ def leaderboard_command(args: list[str], console: Console) -> int:
     verify.add_argument("bundle")
     verify.add_argument("--root", default="leaderboard", help="the folder with leaderboard.yaml")
     build = commands.add_parser("build", help="rank the submissions and write the static site")
-    build.add_argument("--root", default="leaderboard", help="leaderboard.yaml, submissions/")
+    build.add_argument(
+        "--root",
+        default="leaderboard",
+        help="a folder with submissions/ (and, optionally, leaderboard.yaml with the rules and "
+        "heldout/); default: ./leaderboard, as in a checkout",
+    )
     build.add_argument("--site", help="where the site goes (default ROOT/site)")
     heldout = commands.add_parser(
         "heldout", help="(maintainers) run a submitted agent on the held-out seeds"
@@ -80,29 +85,42 @@ def _verify(parsed: argparse.Namespace, console: Console) -> int:
     from mmsafe.leaderboard.board import load_config
     from mmsafe.leaderboard.schema import read_bundle
     from mmsafe.leaderboard.verify import verify
+    from mmsafe.report import Fitted, Row, detailed_table, first_fitting, print_wrapped
 
     config_path = Path(parsed.root) / "leaderboard.yaml"
     judges = load_config(config_path).judges if config_path.exists() else ["events", "refusal"]
     bundle = read_bundle(parsed.bundle)
     result = verify(bundle, judges).verification
-    table = Table(title=f"verification of {parsed.bundle}", title_justify="left")
-    table.add_column("check")
-    table.add_column("")
-    table.add_column("detail")
-    for check in result.checks:
-        table.add_row(check.name, "ok" if check.ok else "DIFFERS", check.detail)
-    console.print(table)
+    # the bundle's path and the details (episode keys, figures) wrap at spaces only, so that
+    # they stay whole; narrow, each detail goes under its check
+    print_wrapped(console, f"verification of {parsed.bundle}", style="table.title")
+    rows = [
+        Row([Text(check.name), "ok" if check.ok else "DIFFERS"], check.detail.split())
+        for check in result.checks
+    ]
+    console.print(
+        Fitted(
+            lambda width: first_fitting(
+                width,
+                detailed_table(None, ["check", ""], rows, width, detail="detail", sep=" "),
+                detailed_table(None, ["check\n  detail", ""], rows, width, sep=" "),
+            )
+        )
+    )
     if result.verified:
-        console.print(f"verified: {_counts(bundle)}", highlight=False, markup=False)
+        print_wrapped(console, f"verified: {_counts(bundle)}")
         return 0
-    console.print(f"NOT verified: {result.first_difference}", highlight=False, markup=False)
+    print_wrapped(console, f"NOT verified: {result.first_difference}")
     return 1
 
 
 def _build(parsed: argparse.Namespace, console: Console) -> int:
     from mmsafe.leaderboard.board import build
 
-    board = build(parsed.root, parsed.site, log=lambda line: console.print(line, markup=False))
+    try:
+        board = build(parsed.root, parsed.site, log=lambda line: console.print(line, markup=False))
+    except KeyboardInterrupt:  # build writes the site last, and whole
+        raise KeyboardInterrupt("nothing was published: the site is as it was") from None
     console.print(f"{len(board.entries)} ranked, {len(board.unverified)} not verified")
     return 0
 

@@ -157,7 +157,7 @@ def run_heldout(
     )
     agent = build_agent(cfg)
     try:
-        evaluate(agent, run, {"agent": agent_config, "heldout_of": bundle.sha256})
+        evaluate(agent, run, {"agent": agent_config, "heldout_of": bundle.sha256}, show=False)
     finally:
         close = getattr(agent, "close", None)
         if callable(close):

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 
 from mmsafe.core import MmsafeError
+from mmsafe.models.device import pick_device
+from mmsafe.models.hub import check_cached, check_reachable
 
 LOCAL_DIR = "local-dir:"
 HF_HUB = "hf-hub:"
@@ -82,12 +84,14 @@ class LoadedCLIP:
         return Compose(steps[:-2]), steps[-1]
 
 
-def load_clip(model: str, pretrained: str | None = None, device: str = "cpu") -> LoadedCLIP:
-    try:
-        import open_clip
-    except ImportError:
-        raise MmsafeError("CLIP needs open_clip: pip install 'mmsafe[clip]'") from None
-
+def load_clip(
+    model: str,
+    pretrained: str | None = None,
+    device: str = "cpu",
+    local: str = "model=/path/to/folder",
+) -> LoadedCLIP:
+    """`device` as `pick_device` takes it; `local`: the setting that loads a local folder
+    instead, for the error where the hub cannot be reached (`mmsafe.models.hub`)."""
     weights: Path | None = None
     if model.startswith((LOCAL_DIR, HF_HUB)) or Path(model).expanduser().is_dir():
         if pretrained is not None:
@@ -103,9 +107,21 @@ def load_clip(model: str, pretrained: str | None = None, device: str = "cpu") ->
         if weights.suffix != ".safetensors":
             raise MmsafeError(f"refusing to unpickle {weights}: convert it to .safetensors")
         pretrained = str(weights)
+    from_hub = weights is None  # a hub repository, or a released tag open_clip downloads
+    if from_hub:  # before open_clip imports torch, which alone can take seconds
+        check_reachable(model if pretrained is None else f"{model} ({pretrained})", local)
+    try:
+        import open_clip
+    except ImportError:
+        raise MmsafeError("CLIP needs open_clip: pip install 'mmsafe[clip]'") from None
+    if from_hub:
+        is_repo = model.startswith(HF_HUB)
+        repo = model.removeprefix(HF_HUB) if is_repo else _hub_repo(model, pretrained)
+        if repo:
+            check_cached(repo, local)
     try:
         clip, preprocess = open_clip.create_model_from_pretrained(
-            model, pretrained, device=device, weights_only=True
+            model, pretrained, device=pick_device(device), weights_only=True
         )
     except Exception as error:  # open_clip raises many kinds; the user needs one line
         where = f"{model}" + (f" ({pretrained})" if pretrained else "")
@@ -113,6 +129,16 @@ def load_clip(model: str, pretrained: str | None = None, device: str = "cpu") ->
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16] if weights else None
     spec = model if pretrained is None else f"{model}/{pretrained}"
     return LoadedCLIP(clip.eval(), preprocess, open_clip.get_tokenizer(model), spec, digest)
+
+
+def _hub_repo(model: str, tag: str | None) -> str | None:
+    """The hub repository open_clip downloads a released tag from, if it does."""
+    from open_clip import get_pretrained_cfg
+
+    source = get_pretrained_cfg(model, tag or "")
+    if not source.get("hf_hub") or source.get("file"):
+        return None
+    return "/".join(source["hf_hub"].split("/")[:2])
 
 
 def _safetensors_in(folder: Path) -> Path:

@@ -185,10 +185,11 @@ class _Worker:
     def start(self) -> AgentInfo:
         from omegaconf import OmegaConf
 
-        from mmsafe.config import build_agent
+        from mmsafe.config import build_agent, import_from_cwd
         from mmsafe.sim.registration import register_envs
 
         register_envs()
+        import_from_cwd(self.agent_spec.get("cwd"))  # the driver's: the user's own modules
         spec = OmegaConf.create(self.agent_spec)
         self.pool = LocalPool(build_agent(spec), rebuild=lambda: build_agent(spec))
         torch = sys.modules.get("torch")

@@ -11,6 +11,9 @@
 - `metrics.json`: written to a temporary file and renamed into place.
 - `videos/`: MP4s of chosen episodes.
 
+Ctrl-C waits for a line being appended (`held_interrupts`), and a temporary file it cuts short
+is removed; one a kill -9 leaves is removed on the next open.
+
 A run needs `min_free_mb` free on the folder's disk to start and checks again before each
 record it appends; a write the disk refuses all the same (it filled faster) ends the run with one
 line. Either way what is on disk stays readable and the same command resumes.
@@ -23,7 +26,11 @@ import fcntl
 import json
 import os
 import shutil
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +68,24 @@ def check_free_space(path: Path, min_free_mb: float, then: str) -> None:
             f"only {free_mb:.1f} MB free on the disk of {path} (min_free_mb={min_free_mb:g}); "
             f"{then}"
         )
+
+
+@contextmanager
+def held_interrupts() -> Iterator[None]:
+    """Ctrl-C (SIGINT) during the block takes effect when it ends, so that what the block
+    writes is whole or absent. Only the main thread receives signals; elsewhere it does
+    nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught and callable(previous):  # the handler it would have met: usually Python's
+            previous(signal.SIGINT, caught[0])
 
 
 def _then(error: OSError) -> str:
@@ -118,6 +143,8 @@ class RunDir:
         # metrics.json is derived from episodes.jsonl; drop it so that nobody reads a stale one
         # while this invocation runs (it is written again at the end).
         self.metrics_path.unlink(missing_ok=True)
+        for stale in [*self.path.glob(".*.tmp"), *self.videos.glob(".*.tmp.mp4")]:
+            stale.unlink(missing_ok=True)  # cut short by a kill: never whole
         return self
 
     def close(self) -> None:
@@ -177,7 +204,7 @@ class RunDir:
         self.check_space()
         text = "".join(item.model_dump_json() + "\n" for item in items)
         try:
-            with path.open("a") as handle:
+            with held_interrupts(), path.open("a") as handle:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -234,7 +261,9 @@ def write_atomic(path: Path, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except OSError as error:
+    except BaseException as error:  # a full disk or Ctrl-C: no temporary file is left
         tmp.unlink(missing_ok=True)
+        if not isinstance(error, OSError):
+            raise
         reason = error.strerror or error
         raise MmsafeError(f"cannot write {path}: {reason}; {_then(error)}") from None

@@ -23,7 +23,7 @@ from mmsafe.core import EpisodeRecord, MmsafeError, one_line
 from mmsafe.run.judging import judge_figures, judge_records
 from mmsafe.run.pool import Finished, LocalPool, Pool, rollout_factories
 from mmsafe.run.rollout import replay_frames
-from mmsafe.run.rundir import RESUME_HINT, RunDir, disk_full
+from mmsafe.run.rundir import RESUME_HINT, RunDir, disk_full, held_interrupts
 from mmsafe.run.summary import families_of, run_metrics
 from mmsafe.run.video import write_mp4
 from mmsafe.sim.scenario import CATALOG_PATH
@@ -149,10 +149,13 @@ def evaluate(
     tasks: list | None = None,
     judges: Sequence[Any] = (),
     on_judged: Callable[[int], None] | None = None,
+    show: bool = True,
 ) -> dict:
     """Run every (env, seed) episode not yet in `config.out`, let the `judges` read every
-    record (`on_judged(n)` after each batch of n), then write and return metrics. `tasks` is
-    `load_task_work(config.tasks)` where the caller has already loaded it.
+    record (`on_judged(n)` after each batch of n), then write and return metrics, and print
+    the results table unless `show` is False (what `mmsafe report` prints: a Python user need
+    not know that command). `tasks` is `load_task_work(config.tasks)` where the caller has
+    already loaded it.
 
     `agent` is an Agent, stepped here in lockstep batches, or a Pool that runs the units
     elsewhere (`mmsafe.run.distributed.RayPool`); either way this process alone writes the run
@@ -182,9 +185,14 @@ def evaluate(
         config=resolved or config.model_dump(mode="json"),
     )
     try:
-        return _evaluate(pool, config, run_dir, on_episode, tasks, (judges, on_judged))
+        metrics = _evaluate(pool, config, run_dir, on_episode, tasks, (judges, on_judged))
     finally:
         run_dir.close()
+    if show:
+        from mmsafe.report import print_results
+
+        print_results(metrics, f"{info.name} ({config.out})")
+    return metrics
 
 
 def _evaluate(
@@ -206,7 +214,10 @@ def _evaluate(
     streak = FailureStreak(config.max_agent_failures, run_dir.path)
 
     def settle(unit: Finished) -> None:
-        record = _settle(unit, run_dir, config, video_seeds, clipped)
+        # Ctrl-C waits for a unit's videos and record (a second or so), which are kept together:
+        # a clip of an episode that was not recorded would never be linked from its record
+        with held_interrupts():
+            record = _settle(unit, run_dir, config, video_seeds, clipped)
         done[record.key] = record
         if on_episode:
             on_episode(record)

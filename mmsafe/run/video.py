@@ -29,7 +29,7 @@ def write_mp4(path: Path, frames: Sequence[np.ndarray], fps: int = 4, scale: int
     try:
         _encode(tmp, frames, fps, path)
         os.replace(tmp, path)
-    except BaseException:  # a full disk or a failed encoder: no partial file is left
+    except BaseException:  # a full disk, a failed encoder or Ctrl-C: no partial file is left
         tmp.unlink(missing_ok=True)
         raise
     return path
@@ -52,7 +52,12 @@ def _encode(path: Path, frames: list[np.ndarray], fps: int, final: Path) -> None
         str(path),
     ]  # fmt: skip
     raw = b"".join(np.ascontiguousarray(frame).tobytes() for frame in frames)
-    done = subprocess.run(command, input=raw, capture_output=True, check=False)
+    # A session of its own: Ctrl-C in a terminal signals the whole foreground process group,
+    # and an ffmpeg stopped by it fails the video. The runner lets the episode's videos finish
+    # before the interrupt takes effect; elsewhere subprocess.run kills ffmpeg on Ctrl-C.
+    done = subprocess.run(
+        command, input=raw, capture_output=True, check=False, start_new_session=True
+    )
     if done.returncode != 0:
         said = [
             line

@@ -18,8 +18,10 @@ VECTOR_ENTRY_POINT = "mmsafe.sim.vector:BatchedSafetyGridEnv"  # gymnasium.make_
 
 def register_envs() -> list[str]:
     """Register all scenarios (idempotent) and return their ids, in file order. A file without
-    an id, or with an id another file already took, is skipped with a warning (once a
-    process: this runs at import and again before a run)."""
+    an id, or with an id another file already took with other content (identical copies are
+    left out by `scenario_files`), is skipped with a warning (once a process: this runs at
+    import and again before a run). A MMSAFE_ENVS_PATH folder that does not exist is passed
+    over here, at import; mmsafe's commands stop on it with one line (`scenario_index`)."""
     owners: dict[str, str] = {}
     for path in scenario_files():
         env_id = env_id_of(path)

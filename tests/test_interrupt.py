@@ -1,0 +1,241 @@
+"""Ctrl-C is a normal way to stop: at any stage of `mmsafe eval` (agent stepping, judging,
+writing a video; locally, on Ray, in a -m sweep), `mmsafe audit` and `mmsafe leaderboard build`,
+it prints one line that says what is kept, no traceback, exits 130, leaves no half-written
+file, and the same command resumes. A terminal's Ctrl-C signals the whole foreground process
+group, so the tests send SIGINT to the run's process group, at moments tied to its progress."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import mmsafe.cli
+from mmsafe.run.rundir import RunDir, held_interrupts, write_atomic
+
+from .reliability.test_crash_safety import (
+    TIMEOUT_S,
+    UNITS,
+    assert_every_unit_once,
+    assert_readable,
+    eval_args,
+    family,
+    kill_family,
+    lines,
+    needs_proc,
+    run,
+    start,
+    wait_until,
+)
+from .test_ray_runner import needs_ray
+
+Ready = Callable[[subprocess.Popen], bool]
+LINE = re.compile(r"mmsafe: interrupted; (\d+) episodes? (and the verdicts so far )?recorded in ")
+RAY_LOG = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+\s|\()")  # Ray's own log lines
+
+
+def interrupt(args: list[str], ready: Ready, tmp: Path) -> subprocess.CompletedProcess:
+    """Start `mmsafe ARGS` leading a process group of its own, wait until `ready`, then do
+    what Ctrl-C in a terminal does: SIGINT to the whole group. Its output goes to files, so
+    `ready` can read what it has printed so far."""
+    out, err = tmp / "stdout.txt", tmp / "stderr.txt"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        process = start(
+            args, stdout=stdout, stderr=stderr, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
+        try:
+            wait_until(process, ready)
+            assert process.poll() is None, "the command ended before it could be interrupted"
+            os.killpg(process.pid, signal.SIGINT)
+            process.wait(timeout=TIMEOUT_S)
+            left = [cmd for _, cmd in family(process.pid) if "ray" not in cmd]
+            assert not left, left  # no ffmpeg or other child outlives it (Ray's take a while)
+        finally:
+            process.kill()
+            process.wait()
+            kill_family(process.pid)
+    return subprocess.CompletedProcess(args, process.returncode, out.read_text(), err.read_text())
+
+
+def said(done: subprocess.CompletedProcess, ray: bool = False) -> str:
+    """The one line the interrupted command printed; asserts there is no other and no trace."""
+    assert done.returncode == 130, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
+    shown = [line for line in done.stderr.splitlines() if line.strip()]
+    if ray:  # Ray logs a line of its own as the cluster starts
+        shown = [line for line in shown if not RAY_LOG.match(line)]
+    assert len(shown) == 1 and shown[0].startswith("mmsafe: interrupted"), done.stderr
+    return shown[0]
+
+
+def assert_says_what_is_kept(line: str, out: Path) -> None:
+    found = LINE.match(line)
+    assert found and re.search(
+        f" in {re.escape(str(out))} (is|are) kept; run the same command to resume$", line
+    ), line
+    assert int(found.group(1)) == len(lines(out / "episodes.jsonl")), line
+
+
+def assert_nothing_half_written(out: Path) -> None:
+    assert_readable(out)
+    assert not [p.name for p in out.rglob("*.tmp*")], "a temporary file was left"
+    recorded = {
+        (r["source"].split("/")[-1], r["seed"])
+        for r in map(json.loads, lines(out / "episodes.jsonl"))
+    }
+    for video in (out / "videos").glob("*.mp4"):  # a clip only of an episode on record
+        env, seed = video.stem.removeprefix("violation-").rsplit("-seed", 1)
+        assert (env, int(seed)) in recorded, video.name
+    assert "video not written" not in (out / "episodes.jsonl").read_text()
+
+
+def episodes_in(out: Path, n: int) -> Ready:
+    return lambda _: len(lines(out / "episodes.jsonl")) >= n
+
+
+MOMENTS = {  # (extra settings, when to press Ctrl-C)
+    "stepping": ([], lambda out: episodes_in(out, 10)),
+    "judging": (
+        ["judge.events._target_=tests.slow_agents.SlowEvents"],
+        lambda out: lambda _: len(lines(out / "verdicts.jsonl")) >= 2,
+    ),
+    "video": (  # a video of every episode: one is nearly always being written
+        ["video.per_env=25"],
+        lambda out: lambda _: any((out / "videos").glob(".*.tmp.mp4")),
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", list(MOMENTS))
+def test_ctrl_c_in_eval_is_one_line_and_the_same_command_resumes(tmp_path, moment):
+    out = tmp_path / "run"
+    extra, ready = MOMENTS[moment]
+    args = [*eval_args(out, "local"), *extra]
+    line = said(interrupt(args, ready(out), tmp_path))
+    assert_says_what_is_kept(line, out)
+    assert len(lines(out / "episodes.jsonl")) < UNITS or moment == "judging"
+    assert_nothing_half_written(out)
+    done = run(args)
+    assert done.returncode == 0, done.stderr
+    assert_every_unit_once(out)
+    assert_nothing_half_written(out)
+
+
+@pytest.mark.slow
+@needs_ray
+@needs_proc
+def test_ctrl_c_on_ray_is_one_line_and_the_same_command_resumes(tmp_path):
+    out = tmp_path / "run"
+    args = eval_args(out, "ray")
+    line = said(interrupt(args, episodes_in(out, 10), tmp_path), ray=True)
+    assert_says_what_is_kept(line, out)
+    assert len(lines(out / "episodes.jsonl")) < UNITS
+    assert_nothing_half_written(out)
+    done = run(args)
+    assert done.returncode == 0, done.stderr
+    assert_every_unit_once(out)
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_sweep_names_the_run_it_stopped_and_the_same_command_resumes(tmp_path):
+    args = ["eval", "-m", "agent=random", "agent._target_=tests.slow_agents.SlowRandom",
+            "agent.name=first,second", "seeds=25", "suite=foundation", "batch_size=4",
+            f"out_root={tmp_path}", "progress=false"]  # fmt: skip
+    first, second = tmp_path / "foundation" / "first", tmp_path / "foundation" / "second"
+    line = said(interrupt(args, episodes_in(second, 5), tmp_path))
+    assert_says_what_is_kept(line, second)
+    done = run(args)
+    assert done.returncode == 0, done.stderr
+    assert_every_unit_once(first)
+    assert_every_unit_once(second)
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_audit_is_one_line_and_the_same_command_resumes(tmp_path):
+    args = ["audit", "seeds=25", f"out_root={tmp_path}", "progress=false"]
+    line = said(interrupt(args, episodes_in(tmp_path / "reckless", 1), tmp_path))
+    assert line.endswith("recorded so far are kept; run the same command to resume"), line
+    assert not (tmp_path / "audit.json").exists()
+    done = run(args)
+    assert done.returncode == 0, done.stderr
+    for control in ("oracle", "reckless", "sneaky", "random"):
+        keys = [json.loads(x)["key"] for x in lines(tmp_path / control / "episodes.jsonl")]
+        assert len(keys) == 25 and set(Counter(keys).values()) == {1}, control
+    json.loads((tmp_path / "audit.json").read_text())
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_leaderboard_build_publishes_nothing(tmp_path):
+    site = tmp_path / "site"
+    args = ["leaderboard", "build", "--root", "leaderboard", "--site", str(site)]
+    verified = lambda _: ": verified" in (tmp_path / "stdout.txt").read_text()  # noqa: E731
+    line = said(interrupt(args, verified, tmp_path))
+    assert line == "mmsafe: interrupted; nothing was published: the site is as it was", line
+    assert not site.exists()
+
+
+def test_ctrl_c_in_a_command_that_only_reads_says_nothing_changed(tmp_path, monkeypatch, capsys):
+    def report_command(args: list[str]) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mmsafe.cli, "report_command", report_command)
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        assert mmsafe.cli.main(["report", str(tmp_path)]) == 130
+    finally:
+        signal.signal(signal.SIGINT, handler)  # main ignores a second Ctrl-C while it exits
+    assert capsys.readouterr().err == "mmsafe: interrupted; nothing was changed\n"
+
+
+def test_held_interrupts_let_the_block_finish_then_raise():
+    finished = []
+    with pytest.raises(KeyboardInterrupt), held_interrupts():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the signal has arrived by now
+        finished.append(True)
+    assert finished
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_during_an_atomic_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "metrics.json"
+    path.write_text("old")
+
+    def interrupted(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(path, "new")
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def test_opening_a_run_removes_temporary_files_a_kill_left(tmp_path):
+    (tmp_path / "videos").mkdir()
+    left = [tmp_path / ".metrics.json.tmp", tmp_path / "videos" / ".HazardLava-v0-seed0.tmp.mp4"]
+    for path in left:
+        path.write_text("cut short")
+    RunDir(tmp_path).open(identity={}, config={}).close()
+    assert not any(path.exists() for path in left)
+
+
+def test_the_line_counts_what_the_run_directory_keeps(tmp_path):
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create({"out": str(tmp_path)})
+    assert mmsafe.cli.kept_after_interrupt(cfg) == f"nothing was recorded in {tmp_path}"
+    (tmp_path / "episodes.jsonl").write_text('{"key": "a"}\n{"key": "b"}\n{"key": "c')  # torn tail
+    assert mmsafe.cli.kept_after_interrupt(cfg) == (
+        f"2 episodes recorded in {tmp_path} are kept; run the same command to resume"
+    )
+    (tmp_path / "verdicts.jsonl").write_text("")
+    assert mmsafe.cli.kept_after_interrupt(cfg).startswith("2 episodes and the verdicts so far")
