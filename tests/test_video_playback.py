@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from mmsafe.run.rollout import replay_frames
 
 from .conftest import ROOT
 
-pytestmark = pytest.mark.skipif(
+needs_chromium = pytest.mark.skipif(
     find_chromium() is None,
     reason="Chromium is not installed (Debian: apt-get install chromium); .ci/run installs it",
 )
@@ -55,6 +56,7 @@ def play(mp4: Path, tmp_path: Path) -> dict:
     return json.loads(found.group(1))
 
 
+@needs_chromium
 def test_an_episode_video_from_a_run_plays_in_chromium(tmp_path):
     out = tmp_path / "run"
     done = subprocess.run(
@@ -74,6 +76,7 @@ def test_an_episode_video_from_a_run_plays_in_chromium(tmp_path):
     assert np.abs(np.array(seen["centre"]) - expected).max() <= 24, (seen, expected)
 
 
+@needs_chromium
 def test_the_opencv_fallback_is_a_video_chromium_cannot_play(tmp_path):
     frames = [video._prepare(np.full((32, 40, 3), (255, 0, 0), np.uint8), 2)] * 4
     opencv = tmp_path / "mp4v.mp4"
@@ -88,3 +91,20 @@ def test_a_plain_install_brings_the_h264_encoder():
     pyproject = (ROOT / "pyproject.toml").read_text()
     core = pyproject.split("dependencies = [", 1)[1].split("]", 1)[0]
     assert '"imageio-ffmpeg>=' in core  # not an extra: `pip install .` gives H.264 videos
+
+
+def test_without_ffmpeg_the_fallback_is_named_once(tmp_path, monkeypatch):
+    import imageio_ffmpeg
+
+    def no_binary() -> str:
+        raise RuntimeError("No ffmpeg exe could be found")
+
+    monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_exe", no_binary)
+    monkeypatch.setattr(video, "_warned", [])
+    frames = [np.full((32, 40, 3), 128, np.uint8)] * 3
+    with pytest.warns(UserWarning, match="MPEG-4 part 2 from OpenCV, which browsers do not play"):
+        video.write_mp4(tmp_path / "a.mp4", frames)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the second video says nothing more
+        video.write_mp4(tmp_path / "b.mp4", frames)
+    assert (tmp_path / "a.mp4").stat().st_size > 0 and (tmp_path / "b.mp4").exists()

@@ -1,11 +1,13 @@
-"""MP4 episode videos. H.264 through the ffmpeg that imageio-ffmpeg ships (plays in browsers)
-when it is installed (the `video` and `dev` extras); otherwise OpenCV's built-in MPEG-4 encoder."""
+"""MP4 episode videos: H.264 (plays in browsers) through the ffmpeg that imageio-ffmpeg, a core
+dependency, ships. Where it has no ffmpeg for the platform, OpenCV's built-in MPEG-4 part 2
+encoder is the named fallback: the file is whole, but browsers do not play it."""
 
 from __future__ import annotations
 
 import os
 import re
 import subprocess
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,13 +41,16 @@ def _encode(path: Path, frames: list[np.ndarray], fps: int, final: Path) -> None
     h, w = frames[0].shape[:2]
     try:
         from imageio_ffmpeg import get_ffmpeg_exe
-    except ImportError:
+
+        ffmpeg = get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as error:  # RuntimeError: no binary for this platform
+        _warn_fallback(error)
         _encode_with_opencv(path, frames, fps, final)
         return
     # ffmpeg itself rather than imageio_ffmpeg.write_frames, which ignores ffmpeg's exit status
     # and so renames a file cut short by a full disk into place as if it were whole.
     command = [
-        get_ffmpeg_exe(), "-y", "-v", "error",
+        ffmpeg, "-y", "-v", "error",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps), "-i", "-",
         "-an", "-vcodec", "libx264", "-pix_fmt", "yuv420p", "-crf", "25",
         "-threads", "1",  # x264 output depends on the thread count
@@ -66,6 +71,20 @@ def _encode(path: Path, frames: list[np.ndarray], fps: int, final: Path) -> None
         ] or [f"exit status {done.returncode}"]
         reason = re.sub(r"^\[[^]]*\]\s*", "", said[-1])  # ffmpeg's "[muxer @ 0x...]" prefix
         raise OSError(f"ffmpeg could not write {final}: {reason}")
+
+
+_warned: list[bool] = []
+
+
+def _warn_fallback(error: Exception) -> None:
+    if not _warned:  # once a process, not once a video
+        _warned.append(True)
+        warnings.warn(
+            f"no ffmpeg from imageio-ffmpeg ({error}): episode videos are MPEG-4 part 2 from "
+            "OpenCV, which browsers do not play; set IMAGEIO_FFMPEG_EXE to an ffmpeg with "
+            "libx264 for H.264",
+            stacklevel=3,
+        )
 
 
 def _encode_with_opencv(path: Path, frames: list[np.ndarray], fps: int, final: Path) -> None:
