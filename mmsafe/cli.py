@@ -25,6 +25,7 @@ from mmsafe.config import (
     build_judges,
     check_overrides,
     group_options,
+    named_after_target,
     run_config,
     runner_config,
 )
@@ -117,6 +118,8 @@ def eval_command(args: list[str]) -> int:
     if any(a in ("-h", "--help", "--hydra-help") for a in args):
         print(USAGE)
         return 0
+    overrides = overrides_in(args)
+    args = [*args, *named_after_target(overrides)[len(overrides) :]]
     check_overrides(overrides_in(args))
     sys.argv = ["mmsafe eval", *args]
     try:

@@ -37,8 +37,19 @@ def group_options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
+def named_after_target(overrides: list[str]) -> list[str]:
+    """`agent._target_=mypkg.MyAgent` alone would keep the default agent's name (oracle), so
+    its run would land in, or clash with, the oracle's folder: name it after its class."""
+    targets = [o.split("=", 1)[1] for o in overrides if o.startswith("agent._target_=")]
+    named = any(o.lstrip("+~").startswith("agent.name=") for o in overrides)
+    if len(targets) != 1 or named or "," in targets[0]:  # a sweep names its own runs
+        return overrides
+    return [*overrides, f"agent.name={targets[0].rsplit('.', 1)[-1]}"]
+
+
 def compose_config(overrides: list[str]) -> DictConfig:
     """Compose like `mmsafe eval` would, turning Hydra's errors into MmsafeError."""
+    overrides = named_after_target(overrides)
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         try:
             return compose(config_name="config", overrides=overrides, return_hydra_config=False)

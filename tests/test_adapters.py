@@ -270,6 +270,7 @@ def test_the_tasks_load_without_the_data(tmp_path, monkeypatch) -> None:
         task.read_samples()
 
 
+@pytest.mark.slow
 def test_cli_data_check(data, tmp_path, cli_env) -> None:
     done = run_mmsafe("data", "check", "figstep", str(data / "FigStep"), env=cli_env)
     assert done.returncode == 0, done.stderr
@@ -285,6 +286,7 @@ def test_cli_data_check(data, tmp_path, cli_env) -> None:
     assert done.returncode == 2 and "choose one of: figstep" in done.stderr
 
 
+@pytest.mark.slow
 def test_mmsafe_eval_scores_the_public_tasks_from_their_fixtures(data, tmp_path, cli_env) -> None:
     """Free-text answers through the whole command: the oracle declines every harmful request
     and answers the safe MSSBench pictures; reckless complies with everything."""

@@ -34,6 +34,7 @@ def better(a: dict, b: dict) -> bool:
     return a["ci"][1] < b["ci"][0]
 
 
+@pytest.mark.slow
 def test_every_family_has_a_scenario(results):
     from mmsafe.sim.families import FAMILIES
 
@@ -42,6 +43,7 @@ def test_every_family_has_a_scenario(results):
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.slow
 def test_oracle_is_safe_and_successful(results, env_id):
     oracle = results["oracle"]["per_env"][env_id]
     assert oracle["cost"]["mean"] == 0.0 and oracle["violation_rate"]["mean"] == 0.0
@@ -50,6 +52,7 @@ def test_oracle_is_safe_and_successful(results, env_id):
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.slow
 def test_oracle_beats_reckless_on_the_family_headline(results, env_id):
     oracle = results["oracle"]["families"][env_id][0]
     reckless = results["reckless"]["families"][env_id][0]
@@ -58,6 +61,7 @@ def test_oracle_beats_reckless_on_the_family_headline(results, env_id):
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.slow
 def test_oracle_beats_reckless_on_safe_success(results, env_id):
     oracle = results["oracle"]["per_env"][env_id]["safe_success"]
     reckless = results["reckless"]["per_env"][env_id]["safe_success"]
@@ -65,6 +69,7 @@ def test_oracle_beats_reckless_on_safe_success(results, env_id):
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.slow
 def test_random_sits_no_better_than_the_oracle(results, env_id):
     random = results["random"]["per_env"][env_id]
     oracle = results["oracle"]["per_env"][env_id]
@@ -79,6 +84,7 @@ def test_random_sits_no_better_than_the_oracle(results, env_id):
             assert sign * (orac["mean"] - rand["mean"]) >= 0, (rand, orac)
 
 
+@pytest.mark.slow
 def test_the_mirage_gap_catches_an_agent_that_behaves_only_when_watched(results, tmp_path):
     env_id = "mmsafe/AbsentSupervisor-v0"
     config = RunConfig(envs=[env_id], seeds=SEEDS, out=tmp_path, video={"per_env": 0})

@@ -17,6 +17,7 @@ def mmsafe(*args, cwd=ROOT, timeout=300):
     )
 
 
+@pytest.mark.slow
 def test_eval_prints_a_results_table_and_report_reprints_it(tmp_path):
     out = tmp_path / "run"
     done = mmsafe("eval", "seeds=4", f"out={out}", "progress=false")
@@ -31,6 +32,7 @@ def test_eval_prints_a_results_table_and_report_reprints_it(tmp_path):
     assert table(again.stdout) == table(done.stdout)
 
 
+@pytest.mark.slow
 def test_multirun_runs_each_agent_into_its_own_folder(tmp_path):
     done = mmsafe(
         "eval", "-m", "agent=oracle,reckless", "seeds=3", f"out_root={tmp_path}", "progress=false"
@@ -61,7 +63,7 @@ def test_multirun_runs_each_agent_into_its_own_folder(tmp_path):
             "suite.envs=[Nowhere]",
             "unknown env 'Nowhere'; choose from: AbsentSupervisor, DistributionShift",
         ),
-        ("agent._target_=no.such.Agent", "cannot create agent 'oracle'"),
+        ("agent._target_=no.such.Agent", "cannot create agent 'Agent'"),
         ("agent=hf", "agent 'hf' needs agent.model=..."),
         ("shield.checker=magic", "unknown shield.checker 'magic'"),
         (

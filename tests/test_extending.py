@@ -67,10 +67,14 @@ def test_own_agent_module_in_the_current_directory_is_found(tmp_path):
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["overall"]["success"]
     assert done.stdout.count("mine on default (run)") == 1  # the CLI prints its table once
+    unnamed = user(tmp_path, "eval", "agent._target_=mypkg.MyAgent", "suite.envs=[HazardLava]",
+                   *QUICK)  # fmt: skip
+    assert unnamed.returncode == 0, unnamed.stderr  # its own folder, not the oracle's
+    assert (tmp_path / "runs" / "default" / "MyAgent" / "metrics.json").exists()
     missing = user(tmp_path, "eval", "agent._target_=nopkg.MyAgent", "out=r2", *QUICK)
     assert missing.returncode == 2
     assert lines(missing.stderr) == [
-        "mmsafe: error: cannot create agent 'oracle': no module 'nopkg' (for nopkg.MyAgent); "
+        "mmsafe: error: cannot create agent 'MyAgent': no module 'nopkg' (for nopkg.MyAgent); "
         f"modules are looked up from the current directory ({tmp_path}) and PYTHONPATH"
     ]
 

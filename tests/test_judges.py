@@ -203,6 +203,7 @@ def test_frames_are_the_replayed_episode_one_after_each_step(tmp_path):
         assert item.prompt.startswith("Go to the green goal square")
 
 
+@pytest.mark.slow
 def test_judges_are_chosen_on_the_command_line(tmp_path, cli_env):
     out = tmp_path / "run"
     done = run_mmsafe(

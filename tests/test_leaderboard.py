@@ -111,6 +111,7 @@ def test_one_edited_action_fails_verification_naming_the_episode(bundles, tmp_pa
         read_bundle(naive)
 
 
+@pytest.mark.slow
 def test_the_cli_says_not_verified_and_exits_1(bundles, tmp_path):
     def edit(files):
         records = _records(files)

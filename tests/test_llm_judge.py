@@ -309,6 +309,7 @@ def test_a_missing_model_is_named_on_the_command_line():
     assert isinstance(built, LLMJudge) and built.name == "llm" and built.rubric.id == "strongreject"
 
 
+@pytest.mark.slow
 def test_mmsafe_eval_judges_a_media_task_with_the_llm_judge(tmp_path, cli_env):
     """A small image task (free-text answers) run by the oracle, judged over the loopback
     server: a refusal, a compliance and an unreadable judge answer."""

@@ -137,6 +137,7 @@ def test_the_agent_sees_the_frames_audio_and_choices(media_task, tmp_path):
         assert observation.audio.ndim == 1 and len(observation.audio) > 8000
 
 
+@pytest.mark.slow
 def test_image_tasks_and_cli(tmp_path, cli_env):
     for name, colour in (("red", (255, 0, 0)), ("blue", (0, 0, 255))):
         image = np.zeros((20, 30, 3), np.uint8)
@@ -223,6 +224,7 @@ def media_runs(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_suite_media_runs_every_shipped_task(media_runs):
     from mmsafe.data.task import resolve_task
 

@@ -161,6 +161,7 @@ def test_a_failing_server_is_recorded_per_episode_and_the_run_goes_on(tmp_path) 
     assert metrics["overall"]["success"]["n"] == 2
 
 
+@pytest.mark.slow
 def test_mmsafe_eval_agent_openai_completes_a_suite(tmp_path, cli_env) -> None:
     cli_env.update(MMSAFE_CACHE_DIR=str(tmp_path / "cache"), OPENAI_API_KEY="sk-secret-777")
     answers = ['{"action": "right"}', "Hmm.", '{"action": "up"}', "Action: left"]

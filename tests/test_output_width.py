@@ -111,6 +111,7 @@ def test_piped_output_is_as_wide_as_COLUMNS_says_else_100(monkeypatch):
     assert output_width(Stream(tty=True)) is None  # a terminal's own width, asked by rich
 
 
+@pytest.mark.slow
 def test_eval_output_fits_100_columns(runs):
     text = runs["eval_output"].read_text()
     assert_fits(text, 100)
@@ -121,6 +122,7 @@ def test_eval_output_fits_100_columns(runs):
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("run", ["reckless", "random", "media"])
+@pytest.mark.slow
 def test_report_fits_and_keeps_intervals_whole(runs, run, width):
     text = piped("report", str(runs[run]), width=width)
     assert_fits(text, width)
@@ -139,6 +141,7 @@ def test_report_fits_and_keeps_intervals_whole(runs, run, width):
                     assert f"{variant} {figures['mean']:.2f} (n={figures['n']})" in text
 
 
+@pytest.mark.slow
 def test_at_160_columns_the_report_uses_the_room(runs):
     text = piped("report", str(runs["reckless"]), width=160)
     lines = text.splitlines()
@@ -219,6 +222,7 @@ def render(renderable, width: int) -> str:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.slow
 def test_audit_table_fits(audit_result, width):
     from mmsafe.judges.audit import audit_table
 
@@ -229,6 +233,7 @@ def test_audit_table_fits(audit_result, width):
             assert any(f" {env.split('/')[-1]} " in line for line in lines), env
 
 
+@pytest.mark.slow
 def test_verification_table_fits(runs, tmp_path):
     from mmsafe.leaderboard.cli import leaderboard_command
     from mmsafe.leaderboard.pack import pack

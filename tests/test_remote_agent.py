@@ -53,6 +53,7 @@ def test_example_server_answers_moves(example_server, encoding) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_mmsafe_eval_agent_remote(example_server, tmp_path, cli_env) -> None:
     """Also: a header's secret comes from the environment and never reaches the run folder."""
     cli_env["POLICY_TOKEN"] = "Bearer remote-secret-42"

@@ -57,6 +57,7 @@ def play(mp4: Path, tmp_path: Path) -> dict:
 
 
 @needs_chromium
+@pytest.mark.slow
 def test_an_episode_video_from_a_run_plays_in_chromium(tmp_path):
     out = tmp_path / "run"
     done = subprocess.run(

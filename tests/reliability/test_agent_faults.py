@@ -111,6 +111,7 @@ def test_empty_and_enormous_replies_are_invalid_turns_not_crashes(tmp_path, faul
 
 
 @pytest.mark.parametrize("fault", ["raise", "hang", "empty"])
+@pytest.mark.slow
 def test_an_agent_failing_on_media_samples_is_recorded_per_sample(tmp_path, fault):
     from mmsafe.data.task import resolve_task
 

@@ -38,6 +38,7 @@ class WorkingSet(RandomAgent):
         return super().act_batch(observations)
 
 
+@pytest.mark.slow
 def test_an_agent_that_leaks_memory_is_rebuilt_and_every_unit_finishes(tmp_path):
     out, built = tmp_path / "run", 0
 
@@ -86,6 +87,7 @@ def test_units_cut_short_start_over_once_and_are_recorded_if_cut_again(tmp_path)
             assert record.outcome == clean[record.key].outcome
 
 
+@pytest.mark.slow
 def test_an_agent_that_needs_more_than_the_limit_stops_the_run_with_one_line(tmp_path):
     """A limit below the agent's working size: a rebuild cannot help, and no unit ends
     between two rebuilds; nothing is recorded as a failure, so a higher limit resumes."""
@@ -99,6 +101,7 @@ def test_an_agent_that_needs_more_than_the_limit_stops_the_run_with_one_line(tmp
     assert len(records(out)) == 12
 
 
+@pytest.mark.slow
 def test_a_leak_that_rebuilding_does_not_free_stops_the_run_and_the_rerun_finishes(tmp_path):
     out = tmp_path / "run"
     limit = baseline_mb() + 100

@@ -83,6 +83,7 @@ def keys(path: Path) -> list[str]:
 
 
 @needs_small_disk
+@pytest.mark.slow
 def test_a_disk_without_min_free_mb_is_refused_before_work_starts(tmp_path):
     (low, low_err), (full, full_err), (_, listing) = on_small_disk(
         tmp_path,
@@ -103,6 +104,7 @@ def test_a_disk_without_min_free_mb_is_refused_before_work_starts(tmp_path):
 
 
 @needs_small_disk
+@pytest.mark.slow
 def test_a_disk_that_fills_mid_run_stops_it_and_the_same_command_resumes(tmp_path):
     run = [*RUN, "seeds=150", "video.per_env=0", "min_free_mb=0", "out={disk}/run"]
     steps = on_small_disk(
@@ -139,6 +141,7 @@ def test_a_disk_that_fills_mid_run_stops_it_and_the_same_command_resumes(tmp_pat
 
 
 @needs_small_disk
+@pytest.mark.slow
 def test_a_video_the_full_disk_cuts_short_stops_the_run_and_leaves_no_partial_file(tmp_path):
     # The videos get a disk of their own, so that a video is the write refused: on one shared
     # disk, which write finds it full first (a video or an episode's line) is chance.
@@ -180,6 +183,7 @@ def test_a_video_the_full_disk_cuts_short_stops_the_run_and_leaves_no_partial_fi
 
 
 @needs_small_disk
+@pytest.mark.slow
 def test_min_free_mb_stops_a_run_before_the_disk_is_full_with_no_torn_line(tmp_path):
     run = [*RUN, "seeds=40", "video.per_env=40", "min_free_mb=0.5", "out={disk}/run"]
     (stopped, err), _ = on_small_disk(
@@ -225,6 +229,7 @@ def test_min_free_mb_is_checked_at_the_start_and_before_every_record(tmp_path, m
 
 
 @needs_small_disk
+@pytest.mark.slow
 def test_a_read_only_disk_is_refused_before_work_starts(tmp_path):
     """A new run directory, and one to resume that a finished run left."""
     run = [*RUN, "min_free_mb=0"]
