@@ -232,14 +232,14 @@ REWRITES: list[Rewrite] = [
         for judge in CLIP_JUDGES
     ],
     Rewrite(
-        "seeds=N above 10 becomes seeds=2, and seeds=heldout:N seeds=heldout:2",
+        "seeds=N above 10 becomes seeds=1, and seeds=heldout:N seeds=heldout:1",
         lambda p: bool(re.search(r"\bseeds=(heldout:)?(1[1-9]|[2-9]\d|\d{3,})\b", p)),
-        lambda p, ctx: re.sub(r"\bseeds=(heldout:)?\d+\b", r"seeds=\g<1>2", p),
+        lambda p, ctx: re.sub(r"\bseeds=(heldout:)?\d+\b", r"seeds=\g<1>1", p),
     ),
     Rewrite(
-        "an eval or audit with no seeds= runs 2 seeds (the default is 20)",
+        "an eval or audit with no seeds= runs 1 seed (the default is 20)",
         lambda p: bool(EVAL.search(p)) and "seeds=" not in p,
-        _appending(lambda ctx: "seeds=2"),
+        _appending(lambda ctx: "seeds=1"),
     ),
     Rewrite(
         "`leaderboard heldout ... -n N` runs 2 held-out seeds per env",
@@ -458,22 +458,22 @@ class FixedContext(Context):
     [
         ("python3 -m venv .venv && . .venv/bin/activate && pip install . && "
          "mmsafe eval -m agent=oracle,reckless,random",
-         "mmsafe eval -m agent=oracle,reckless,random seeds=2"),
+         "mmsafe eval -m agent=oracle,reckless,random seeds=1"),
         ('python3 -m venv .venv && . .venv/bin/activate && pip install -c constraints.txt -e '
          '".[dev]" && pytest', None),
         ("mmsafe audit judge=[clip_reward] seeds=20  # the audit",
-         "mmsafe audit judge=[clip_reward] seeds=2 judge.clip_reward.model=TINY_CLIP  # the audit"),
+         "mmsafe audit judge=[clip_reward] seeds=1 judge.clip_reward.model=TINY_CLIP  # the audit"),
         ("mmsafe eval agent=clip", "mmsafe eval agent=clip agent.model=TINY_CLIP "
-         "agent.pretrained=null seeds=2"),
+         "agent.pretrained=null seeds=1"),
         ("mmsafe eval agent=hf agent.model=HuggingFaceTB/SmolVLM-256M-Instruct seeds=20",
-         "mmsafe eval agent=hf agent.model=TINY_VLM agent.max_new_tokens=4 seeds=2"),
+         "mmsafe eval agent=hf agent.model=TINY_VLM agent.max_new_tokens=4 seeds=1"),
         ("mmsafe eval agent=openai agent.base_url=http://localhost:8000/v1 agent.model=Qwen/Q-3B",
          "mmsafe eval agent=openai agent.base_url=http://127.0.0.1:1/v1 agent.model=Qwen/Q-3B "
-         "seeds=2"),
-        ("K=x mmsafe eval seeds=heldout:200", "K=x mmsafe eval seeds=heldout:2"),
+         "seeds=1"),
+        ("K=x mmsafe eval seeds=heldout:200", "K=x mmsafe eval seeds=heldout:1"),
         ("mmsafe eval seeds=[3,5,8]", "mmsafe eval seeds=[3,5,8]"),
         ("mmsafe eval seeds=10 suite=rare", "mmsafe eval seeds=10 suite=rare"),
-        ("mmsafe eval seeds=11 suite=rare", "mmsafe eval seeds=2 suite=rare"),
+        ("mmsafe eval seeds=11 suite=rare", "mmsafe eval seeds=1 suite=rare"),
         ("python server.py --port 8765 &", "python server.py --port 4321 &"),
         ("mmsafe leaderboard heldout b.tar.gz -n 200", "mmsafe leaderboard heldout b.tar.gz -n 2"),
         ("mmsafe list", "mmsafe list"),
