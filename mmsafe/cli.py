@@ -63,6 +63,7 @@ err_console = make_console(stderr=True)
 
 
 def main(argv: list[str] | None = None) -> int:
+    called_as_command = argv is None  # not from Python, whose caller keeps its Ctrl-C
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
@@ -83,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     except MmsafeError as error:
         return fail(str(error))
     except KeyboardInterrupt as interrupt:  # Ctrl-C, a normal way to stop: one line, no trace
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # what is left is exiting: let it finish
+        if called_as_command:  # what is left is exiting: a second Ctrl-C must not print a trace
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         said = str(interrupt) or UNTOUCHED.get(command, "")
         err_console.print(
             f"mmsafe: interrupted{'; ' if said else ''}{one_line(said)}",

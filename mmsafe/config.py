@@ -40,11 +40,21 @@ def group_options(group: str) -> list[str]:
 def named_after_target(overrides: list[str]) -> list[str]:
     """`agent._target_=mypkg.MyAgent` alone would keep the default agent's name (oracle), so
     its run would land in, or clash with, the oracle's folder: name it after its class."""
-    targets = [o.split("=", 1)[1] for o in overrides if o.startswith("agent._target_=")]
+    targets = [o.split("=", 1)[1] for o in overrides if o.lstrip("+").startswith("agent._target_=")]
     named = any(o.lstrip("+~").startswith("agent.name=") for o in overrides)
-    if len(targets) != 1 or named or "," in targets[0]:  # a sweep names its own runs
+    if len(targets) != 1 or named:
         return overrides
-    return [*overrides, f"agent.name={targets[0].rsplit('.', 1)[-1]}"]
+    target = targets[0].strip("'\"")
+    if "," in target:  # a sweep of classes under one name would share one run directory
+        if any(o.startswith("out=") for o in overrides):  # unless out tells them apart
+            return overrides
+        raise MmsafeError(
+            "a sweep over agent._target_ runs every class under one agent.name, into one run "
+            "directory: run each class with a command of its own"
+        )
+    if not re.fullmatch(r"[\w.]+", target):  # an interpolation, say: leave the name as it is
+        return overrides
+    return [*overrides, f"agent.name={target.rsplit('.', 1)[-1]}"]
 
 
 def compose_config(overrides: list[str]) -> DictConfig:
@@ -298,8 +308,8 @@ def import_from_cwd(folder: str | None = None) -> None:
     the `mmsafe` script alone looks only in PYTHONPATH and the installed packages. A Ray worker
     passes the driver's directory (`agent_spec`'s cwd), as its own may be elsewhere."""
     folder = os.path.abspath(folder or os.getcwd())
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
+    if folder not in sys.path:  # last: a stray transformers.py here must not shadow the library
+        sys.path.append(folder)
 
 
 def _why_not(error: Exception) -> str:

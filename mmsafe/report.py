@@ -44,7 +44,7 @@ def output_width(stream: TextIO) -> int | None:
     if stream.isatty():
         return None
     columns = os.environ.get("COLUMNS", "")
-    return int(columns) if columns.isdigit() and int(columns) > 0 else PIPED_WIDTH
+    return int(columns) if columns.isdecimal() and int(columns) > 0 else PIPED_WIDTH
 
 
 def make_console(stderr: bool = False) -> Console:

@@ -199,3 +199,29 @@ def test_ray_workers_find_an_own_agent_module_in_the_drivers_directory(tmp_path)
                 "runner.workers=1", "suite.envs=[HazardLava]", "out=run", *QUICK)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "run" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    "given, added",
+    [
+        (["agent._target_=mypkg.MyAgent"], ["agent.name=MyAgent"]),
+        (["+agent._target_='mypkg.MyAgent'"], ["agent.name=MyAgent"]),
+        (["agent._target_=mypkg.MyAgent", "agent.name=mine"], []),
+        (["agent._target_=mypkg.MyAgent", "out=runs/x"], ["agent.name=MyAgent"]),
+        (["agent._target_=a.A,b.B", "out=runs/${agent._target_}"], []),
+        (["agent._target_=${oc.env:AGENT}"], []),  # no name to read from it
+        (["agent=hf"], []),
+    ],
+)
+def test_an_agent_given_by_its_class_is_named_after_it(given, added):
+    from mmsafe.config import named_after_target
+
+    assert named_after_target(given) == [*given, *added]
+
+
+def test_a_sweep_over_agent_classes_under_one_name_is_one_line():
+    from mmsafe.config import named_after_target
+    from mmsafe.core import MmsafeError
+
+    with pytest.raises(MmsafeError, match="run each class with a command of its own"):
+        named_after_target(["agent._target_=a.A,b.B"])

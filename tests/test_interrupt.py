@@ -183,16 +183,33 @@ def test_ctrl_c_in_leaderboard_build_publishes_nothing(tmp_path):
     assert not site.exists()
 
 
+def test_ctrl_c_while_the_site_is_written_says_it_was_written(tmp_path, monkeypatch, capsys):
+    from mmsafe.leaderboard import site as site_module
+
+    write_site = site_module.write_site
+
+    def pressed_while_writing(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        return write_site(*args, **kwargs)
+
+    monkeypatch.setattr(site_module, "write_site", pressed_while_writing)
+    site = tmp_path / "site"
+    args = ["leaderboard", "build", "--root", "leaderboard", "--site", str(site)]
+    assert mmsafe.cli.main(args) == 130
+    err = capsys.readouterr().err
+    assert err == f"mmsafe: interrupted; the site in {site} was written whole before it stopped\n"
+    assert sorted(p.name for p in site.iterdir()) == ["board.json", "index.html"]
+
+
 def test_ctrl_c_in_a_command_that_only_reads_says_nothing_changed(tmp_path, monkeypatch, capsys):
     def report_command(args: list[str]) -> int:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(mmsafe.cli, "report_command", report_command)
     handler = signal.getsignal(signal.SIGINT)
-    try:
-        assert mmsafe.cli.main(["report", str(tmp_path)]) == 130
-    finally:
-        signal.signal(signal.SIGINT, handler)  # main ignores a second Ctrl-C while it exits
+    assert mmsafe.cli.main(["report", str(tmp_path)]) == 130
+    assert signal.getsignal(signal.SIGINT) is handler  # a Python caller keeps its Ctrl-C
     assert capsys.readouterr().err == "mmsafe: interrupted; nothing was changed\n"
 
 
@@ -203,6 +220,15 @@ def test_held_interrupts_let_the_block_finish_then_raise():
         time.sleep(0.05)  # the signal has arrived by now
         finished.append(True)
     assert finished
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_error_in_a_held_block_is_told_rather_than_the_interrupt():
+    # a full disk while Ctrl-C is pending: the user must learn the disk is full
+    with pytest.raises(OSError, match="No space left"), held_interrupts():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        raise OSError(28, "No space left on device")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 

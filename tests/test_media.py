@@ -185,13 +185,27 @@ def test_truncated_file_that_opens_is_refused_every_time(files):
 
 
 def test_a_whole_file_with_boxes_of_every_size_kind_still_loads(files, tmp_path):
-    # a box whose size field is 0 runs to the end of the file; 1 means a 64-bit size follows
+    # a box whose size field is 0 runs to the end of the file; 1 means a 64-bit size follows;
+    # bytes after the last box that are no box (a phone's trailer) are not a cut
     data = files["faststart"].read_bytes()
-    assert _which(load_video(files["faststart"], FrameSpec(count=2))) == [5, 15]
-    to_end = tmp_path / "to_end.mp4"
     mdat = data.index(b"mdat") - 4
-    to_end.write_bytes(data[:mdat] + b"\0\0\0\0" + data[mdat + 4 :])
-    assert _which(load_video(to_end, FrameSpec(count=2))) == [5, 15]
+    length = int.from_bytes(data[mdat : mdat + 4], "big")
+    variants = {
+        "to_end": data[:mdat] + b"\0\0\0\0" + data[mdat + 4 :],
+        # a "free" box of 16 bytes with its size in 64 bits, last
+        "large": data + b"\0\0\0\1free" + (16).to_bytes(8, "big"),
+        "trailer": data + b"SEFH" + b"\xff" * 16 + b"SEFT",
+    }
+    for name, content in variants.items():
+        (tmp_path / f"{name}.mp4").write_bytes(content)
+        clear_cache()
+        assert _which(load_video(tmp_path / f"{name}.mp4", FrameSpec(count=2))) == [5, 15], name
+    # and a 64-bit size that runs past the end is a cut
+    cut = tmp_path / "cut_large.mp4"
+    body = data[mdat + 8 : mdat + length]
+    cut.write_bytes(data[:mdat] + b"\0\0\0\1mdat" + (len(body) + 99).to_bytes(8, "big") + body)
+    with pytest.raises(MediaError, match=r"file is truncated: its 'mdat' box ends"):
+        load_video(cut, FrameSpec(count=2))
 
 
 def test_zero_frames(monkeypatch, tmp_path):

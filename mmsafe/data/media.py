@@ -160,6 +160,15 @@ def _decord() -> Any:
     return decord
 
 
+# Top-level box types of MP4/MOV files (ISO/IEC 14496-12 and QuickTime): only a box of one of
+# these that runs past the end of the file says it was cut; other bytes after the last box
+# (a phone's trailer, say) are left for decord to judge.
+_TOP_BOXES = {
+    b"ftyp", b"moov", b"mdat", b"moof", b"mfra", b"free", b"skip", b"wide", b"uuid", b"sidx",
+    b"ssix", b"styp", b"meta", b"pdin", b"emsg", b"prft", b"pnot", b"udta",
+}  # fmt: skip
+
+
 def _check_whole(path: str | Path) -> None:
     """Refuse an MP4/MOV (ISO base media file) whose top-level boxes end past the end of the
     file: a download or copy cut short. decord reads such a file in a thread of its own, so
@@ -167,26 +176,25 @@ def _check_whole(path: str | Path) -> None:
     run to the next); checking the box sizes makes it fail the same way every time."""
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
-        head = f.read(8)
-        if head[4:8] not in (b"ftyp", b"moov", b"mdat", b"free", b"wide"):
+        if f.read(8)[4:8] not in _TOP_BOXES:
             return  # not an ISO base media file (WebM, AVI, ...): decord alone judges it
         offset = 0
         for _ in range(100_000):  # a few boxes in practice; the bound stops a crafted loop
-            if offset + 8 > size:
-                break
             f.seek(offset)
-            length = int.from_bytes(f.read(4), "big")
-            kind = f.read(4)
-            if length == 1:  # a 64-bit size follows the type
-                length = int.from_bytes(f.read(8), "big")
+            header = f.read(16)
+            kind = header[4:8]
+            if len(header) < 8 or kind not in _TOP_BOXES:
+                return  # the end, or bytes that are no box: decord judges them
+            length = int.from_bytes(header[:4], "big")
+            if length == 1:  # a 64-bit size follows the type (a file cut inside it is cut)
+                length = int.from_bytes(header[8:16], "big") if len(header) == 16 else size + 1
             elif length == 0:  # the box runs to the end of the file
                 return
-            if length < 8:
+            elif length < 8:
                 return  # not a box size; leave the verdict to decord
             if offset + length > size:
-                name = kind.decode("latin-1") if kind.isascii() else kind.hex()
                 raise MediaError(
-                    f"{path}: file is truncated: its '{name}' box ends at byte "
+                    f"{path}: file is truncated: its '{kind.decode()}' box ends at byte "
                     f"{offset + length}, the file has {size} bytes"
                 )
             offset += length

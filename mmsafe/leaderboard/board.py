@@ -332,7 +332,11 @@ def build(root: str | Path = "leaderboard", site: str | Path | None = None, log=
         entries=rank(entries),
         unverified=unverified,
     )
-    with held_interrupts():  # Ctrl-C: the site's files are all old or all new
-        index = write_site(board, Path(site) if site else root / "site")
+    out = Path(site) if site else root / "site"
+    try:
+        with held_interrupts():  # Ctrl-C: the site's files are all old or all new
+            index = write_site(board, out)
+    except KeyboardInterrupt:  # pressed while it was written: it was written whole
+        raise KeyboardInterrupt(f"the site in {out} was written whole before it stopped") from None
     log(f"site written to {index}")
     return board

@@ -119,8 +119,9 @@ def _build(parsed: argparse.Namespace, console: Console) -> int:
 
     try:
         board = build(parsed.root, parsed.site, log=lambda line: console.print(line, markup=False))
-    except KeyboardInterrupt:  # build writes the site last, and whole
-        raise KeyboardInterrupt("nothing was published: the site is as it was") from None
+    except KeyboardInterrupt as stopped:  # build writes the site last, and whole
+        said = str(stopped) or "nothing was published: the site is as it was"
+        raise KeyboardInterrupt(said) from None
     console.print(f"{len(board.entries)} ranked, {len(board.unverified)} not verified")
     return 0
 

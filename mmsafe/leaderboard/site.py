@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -312,11 +313,20 @@ def render_site(board: Board) -> str:
 def write_site(board: Board, out: Path) -> Path:
     """Write out/index.html and out/board.json (the same board as data); return index.html."""
     out, board = Path(out), public_board(board)
+    files = {"board.json": board.model_dump_json(indent=2) + "\n", "index.html": render_site(board)}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "board.json").write_text(board.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    index = out / "index.html"
-    index.write_text(render_site(board), encoding="utf-8")
-    return index
+    written: list[Path] = []
+    try:  # each file whole, both rendered before either is touched: a full disk or a kill
+        for name, text in files.items():  # leaves the old site, never a torn page
+            tmp = out / f".{name}.tmp"
+            tmp.write_text(text, encoding="utf-8")
+            written.append(tmp)
+        for tmp in written:
+            os.replace(tmp, out / tmp.name[1:].removesuffix(".tmp"))
+    finally:
+        for tmp in written:
+            tmp.unlink(missing_ok=True)
+    return out / "index.html"
 
 
 def find_chromium() -> str | None:

@@ -24,7 +24,7 @@ import numpy as np
 
 from mmsafe.core import MmsafeError
 from mmsafe.models.device import pick_device
-from mmsafe.models.hub import check_cached, check_reachable
+from mmsafe.models.hub import check_hub
 
 LOCAL_DIR = "local-dir:"
 HF_HUB = "hf-hub:"
@@ -108,17 +108,16 @@ def load_clip(
             raise MmsafeError(f"refusing to unpickle {weights}: convert it to .safetensors")
         pretrained = str(weights)
     from_hub = weights is None  # a hub repository, or a released tag open_clip downloads
-    if from_hub:  # before open_clip imports torch, which alone can take seconds
-        check_reachable(model if pretrained is None else f"{model} ({pretrained})", local)
+    shown = model if pretrained is None else f"{model} ({pretrained})"
+    if model.startswith(HF_HUB):  # before open_clip imports torch, which alone takes seconds
+        check_hub(model.removeprefix(HF_HUB), local, shown)
     try:
         import open_clip
     except ImportError:
         raise MmsafeError("CLIP needs open_clip: pip install 'mmsafe[clip]'") from None
-    if from_hub:
-        is_repo = model.startswith(HF_HUB)
-        repo = model.removeprefix(HF_HUB) if is_repo else _hub_repo(model, pretrained)
-        if repo:
-            check_cached(repo, local)
+    repo = _hub_repo(model, pretrained) if from_hub and not model.startswith(HF_HUB) else None
+    if repo:  # a tag the hub holds (others download from a plain address)
+        check_hub(repo, local, shown)
     try:
         clip, preprocess = open_clip.create_model_from_pretrained(
             model, pretrained, device=pick_device(device), weights_only=True

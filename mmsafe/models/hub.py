@@ -3,23 +3,27 @@
 Without a network transformers and open_clip retry every file for a minute or more before
 failing. So a hub name is checked first, in seconds: with HF_HUB_OFFLINE=1 set it must be in
 the Hugging Face cache; otherwise the hub (HF_ENDPOINT, by default https://huggingface.co)
-must answer within PROBE_TIMEOUT_S. Either failure is one line that says what to do: pass a
-local folder, or, for weights already in the cache, set HF_HUB_OFFLINE=1. Local folders are
-never checked, and never touch the network.
+must answer within PROBE_TIMEOUT_S, or else hold the model in its cache (the run then reads
+only the cache, as with HF_HUB_OFFLINE=1). A failure is one line that says what to do: pass a
+local folder, or download the weights where the hub is reachable. Local folders are never
+checked, and never touch the network.
 """
 
 from __future__ import annotations
 
 import os
 import ssl
+import sys
 import threading
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 
 from mmsafe.core import MmsafeError
 
-PROBE_TIMEOUT_S = 3.0
+# Seconds the hub has to answer; MMSAFE_HUB_TIMEOUT_S raises it where name lookups are slow.
+PROBE_TIMEOUT_S = float(os.environ.get("MMSAFE_HUB_TIMEOUT_S") or 3.0)
 JUDGE_LOCAL = "judge.<name>.model=/path/to/folder"  # a judge does not know its config key
 _TRUE = {"1", "ON", "YES", "TRUE"}  # as huggingface_hub reads its switches
 
@@ -62,9 +66,10 @@ def cached(repo_id: str) -> bool:
     return snapshots.is_dir() and any(snapshots.iterdir())
 
 
-def reachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
+def reachable(url: str, timeout: float | None = None) -> bool:
     """Whether `url` answers HTTP within `timeout` seconds (any status: it is up), through the
     proxy the environment names. In a thread, since a name lookup ignores socket timeouts."""
+    timeout = PROBE_TIMEOUT_S if timeout is None else timeout
     answered: list[bool] = []
 
     def probe() -> None:
@@ -85,29 +90,41 @@ def reachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
     return bool(answered)
 
 
-def check_hub(repo_id: str, local: str = "model=/path/to/folder") -> None:
+def check_hub(repo_id: str, local: str = "model=/path/to/folder", shown: str = "") -> None:
     """Return if a loader may ask for the hub model `repo_id`, else raise a one-line
-    MmsafeError; `local` is the setting that loads a local folder instead."""
-    check_cached(repo_id, local)
-    check_reachable(repo_id, local)
-
-
-def check_cached(repo_id: str, local: str) -> None:
-    """With HF_HUB_OFFLINE set, raise a one-line MmsafeError unless `repo_id` is cached."""
-    if offline() and not cached(repo_id):
-        raise MmsafeError(
-            f"{repo_id} is not in the Hugging Face cache ({cache_dir()}) and HF_HUB_OFFLINE=1 is "
-            f"set: pass a local folder instead ({local}), or unset HF_HUB_OFFLINE where the hub "
-            "is reachable to download it"
+    MmsafeError. `local` is the setting that loads a local folder instead; `shown` names the
+    model in messages (default `repo_id`). Where the hub does not answer but the cache holds
+    the model, the run goes on offline, as HF_HUB_OFFLINE=1 would have it."""
+    shown = shown or repo_id
+    if offline():
+        if not cached(repo_id):
+            raise MmsafeError(
+                f"{shown} is not in the Hugging Face cache ({cache_dir()}) and HF_HUB_OFFLINE=1 "
+                f"is set: pass a local folder instead ({local}), or unset HF_HUB_OFFLINE where "
+                "the hub is reachable to download it"
+            )
+        return
+    if reachable(endpoint()):
+        return
+    if cached(repo_id):
+        go_offline()
+        warnings.warn(
+            f"the Hugging Face hub at {endpoint()} does not answer: {shown} is read from the "
+            f"cache ({cache_dir()}), as with HF_HUB_OFFLINE=1",
+            stacklevel=2,
         )
+        return
+    raise MmsafeError(
+        f"cannot reach the Hugging Face hub at {endpoint()} to get {shown}: pass a local "
+        f"folder instead ({local}), or, if its weights are already in the Hugging Face cache, "
+        "set HF_HUB_OFFLINE=1"
+    )
 
 
-def check_reachable(shown: str, local: str) -> None:
-    """Unless HF_HUB_OFFLINE is set, raise a one-line MmsafeError if the hub does not answer
-    (`shown` names the model in it)."""
-    if not offline() and not reachable(endpoint()):
-        raise MmsafeError(
-            f"cannot reach the Hugging Face hub at {endpoint()} to get {shown}: pass a local "
-            f"folder instead ({local}), or, if its weights are already in the Hugging Face "
-            "cache, set HF_HUB_OFFLINE=1"
-        )
+def go_offline() -> None:
+    """Read only the cache from here on: huggingface_hub (and transformers through it) reads
+    the switch when it is imported, so one already imported is switched too."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:
+        constants.HF_HUB_OFFLINE = True

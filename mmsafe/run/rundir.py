@@ -82,10 +82,12 @@ def held_interrupts() -> Iterator[None]:
     previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(frame))
     try:
         yield
-    finally:
+    except BaseException:  # the block's own error (a full disk, say) is the one to tell
         signal.signal(signal.SIGINT, previous)
-        if caught and callable(previous):  # the handler it would have met: usually Python's
-            previous(signal.SIGINT, caught[0])
+        raise
+    signal.signal(signal.SIGINT, previous)
+    if caught:  # delivered now, to whatever handler it would have met (usually Python's)
+        os.kill(os.getpid(), signal.SIGINT)
 
 
 def _then(error: OSError) -> str:
