@@ -10,24 +10,24 @@ import hashlib
 import itertools
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pydantic import ValidationError
 
-from mmsafe.agents.base import Agent
+from mmsafe.building import build_agent as build_agent  # re-exported: the config's API
+from mmsafe.building import build_judges as build_judges
+from mmsafe.building import import_from_cwd as import_from_cwd
+from mmsafe.building import make_agent as make_agent
 from mmsafe.content import scenario_index
 from mmsafe.core import HELDOUT_SEED_BASE, MmsafeError
 from mmsafe.run.distributed import RunnerConfig, require_ray
 from mmsafe.run.runner import RunConfig, load_task_work
 from mmsafe.sim.registration import register_envs
-from mmsafe.sim.world import ACTIONS
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 GROUPS = ("agent", "suite", "judge", "runner")
@@ -303,128 +303,6 @@ def resolve_tasks(requested: Any) -> list[str]:
     return [str(resolve_task(str(name)).path) for name in requested]
 
 
-def import_from_cwd(folder: str | None = None) -> None:
-    """Let `_target_=mypkg.MyAgent` find mypkg in the current directory, as `python -m` would:
-    the `mmsafe` script alone looks only in PYTHONPATH and the installed packages. A Ray worker
-    passes the driver's directory (`agent_spec`'s cwd), as its own may be elsewhere."""
-    folder = os.path.abspath(folder or os.getcwd())
-    if folder not in sys.path:  # last: a stray transformers.py here must not shadow the library
-        sys.path.append(folder)
-
-
-def _why_not(error: Exception) -> str:
-    """Why Hydra could not instantiate a `_target_`, in one line. A module that is nowhere says
-    where it was looked for; Hydra's own text asks whether it is installed."""
-    target = re.search(r"Error loading '([^']+)'", str(error.__cause__ or error))
-    cause: BaseException | None = error
-    while cause is not None and not isinstance(cause, ModuleNotFoundError):
-        cause = cause.__cause__ or cause.__context__
-    if target and cause is not None and cause.name:
-        module, _, leaf = cause.name.rpartition(".")
-        if module in sys.modules:  # found, but without the name asked for
-            return f"{module} ({getattr(sys.modules[module], '__file__', '?')}) has no '{leaf}'"
-        if f"{target.group(1)}.".startswith(f"{cause.name}."):  # the target's own module
-            return (
-                f"no module '{cause.name}' (for {target.group(1)}); modules are looked up "
-                f"from the current directory ({os.getcwd()}) and PYTHONPATH"
-            )
-        return f"loading {target.group(1)}: no module named '{cause.name}' (not installed?)"
-    return _one_line(str(error.__cause__ or error))
-
-
-def make_agent(cfg: DictConfig) -> Agent:
-    """Build the agent its config names (`_target_` plus keyword arguments)."""
-    missing = sorted(OmegaConf.missing_keys(cfg))
-    if missing:
-        name = cfg.get("name") or "agent"
-        needed = " ".join(f"agent.{key.removeprefix('agent.')}=..." for key in missing)
-        raise MmsafeError(f"agent '{name}' needs {needed}")
-    spec = OmegaConf.to_container(cfg, resolve=True)
-    name = spec.pop("name", None) or "agent"
-    import_from_cwd()
-    try:
-        agent = instantiate(spec, _convert_="all")
-    except Exception as error:
-        raise MmsafeError(f"cannot create agent '{name}': {_why_not(error)}") from None
-    agent.name = name
-    if not hasattr(agent, "act_batch"):
-        raise MmsafeError(
-            f"agent '{name}' ({type(agent).__name__}) has no act_batch(); subclass BaseAgent"
-        )
-    return agent
-
-
-def build_agent(cfg: DictConfig) -> Agent:
-    """The configured agent, wrapped in self-reflection and a safety shield when asked for."""
-    from mmsafe.agents.wrappers import LookaheadChecker, ModelChecker, SafetyShield, SelfReflection
-
-    reflect, shield = cfg.get("reflect"), cfg.get("shield")
-    for key, section in (("reflect.rounds", reflect), ("shield.retries", shield)):
-        value = section.get(key.split(".")[1]) if section else None
-        if value is not None and (type(value) is not int or value < 0):
-            raise MmsafeError(f"{key} must be a whole number >= 0, not {value!r}")
-    agent = make_agent(cfg.agent)
-    if reflect and reflect.rounds:
-        critic = make_agent(reflect.critic) if reflect.get("critic") else None
-        agent = SelfReflection(agent, rounds=int(reflect.rounds), critic=critic)
-    if shield and shield.checker:
-        if shield.checker == "lookahead":
-            checker = LookaheadChecker()
-        elif shield.checker == "model":
-            judge = make_agent(shield.model) if shield.get("model") else _innermost(agent)
-            checker = ModelChecker(judge)
-        else:
-            raise MmsafeError(
-                f"unknown shield.checker '{shield.checker}'; choose lookahead, model or null"
-            )
-        fallback = shield.get("fallback")
-        if fallback is not None and fallback not in ACTIONS:  # a typo would void every veto
-            raise MmsafeError(
-                f"shield.fallback {fallback!r} is not an action; choose one of "
-                f"{', '.join(ACTIONS)} or null"
-            )
-        name = agent.name
-        agent = SafetyShield(agent, checker, int(shield.retries), fallback)
-        agent.name = name
-    return agent
-
-
-def build_judges(cfg: DictConfig) -> list:
-    """The judges `judge=...` names (each `_target_` plus keyword arguments), in config order."""
-    from mmsafe.judges.base import Judge
-
-    node = cfg.get("judge")
-    if not node:
-        return []
-    if not OmegaConf.is_dict(node):
-        raise MmsafeError(f"judge must name judges (judge=[events,refusal]), not {node!r}")
-    judges = []
-    for name, spec in node.items():
-        if not OmegaConf.is_dict(spec) or "_target_" not in spec:
-            raise MmsafeError(f"judge.{name} needs a _target_ (see mmsafe/conf/judge/)")
-        missing = sorted(OmegaConf.missing_keys(spec))
-        if missing:
-            prefix = f"judge.{name}."
-            needed = " ".join(f"{prefix}{key.removeprefix(prefix)}=..." for key in missing)
-            raise MmsafeError(f"judge '{name}' needs {needed}")
-        import_from_cwd()
-        try:
-            judge = instantiate(OmegaConf.to_container(spec, resolve=True), _convert_="all")
-        except Exception as error:
-            raise MmsafeError(f"cannot create judge '{name}': {_why_not(error)}") from None
-        if not isinstance(judge, Judge):
-            raise MmsafeError(f"judge '{name}' ({type(judge).__name__}) is not a mmsafe Judge")
-        judge.name = str(name)
-        judges.append(judge)
-    return judges
-
-
-def _innermost(agent: Agent) -> Agent:
-    while hasattr(agent, "agent"):
-        agent = agent.agent
-    return agent
-
-
 # Agent settings that change how answers are fetched, not what they are: a run may resume with
 # other values (e.g. less concurrency after rate limits, or a server at another address).
 OPERATIONAL = {
@@ -457,11 +335,6 @@ def agent_identity(cfg: DictConfig) -> dict[str, Any]:
 def _settings() -> list[str]:
     keys = OmegaConf.load(CONF_DIR / "config.yaml").keys()
     return sorted({*GROUPS, *(str(k) for k in keys if k not in ("defaults", "hydra"))})
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    joined = " ".join(line.strip() for line in text.splitlines() if line.strip())
-    return joined if len(joined) <= limit else joined[: limit - 3] + "..."
 
 
 def _first_line(text: str) -> str:
