@@ -102,7 +102,7 @@ class Bench:
         torch.set_num_threads(threads or before)
         try:
             t0 = time.perf_counter()
-            evaluate(self.agent, config)
+            evaluate(self.agent, config, show=False)  # timed: no table printing
             took = time.perf_counter() - t0
         finally:
             torch.set_num_threads(before)
@@ -118,7 +118,7 @@ class Bench:
         pool = RayPool(RunnerConfig(name="ray", workers=workers), self.spec)
         t1 = time.perf_counter()
         try:
-            evaluate(pool, config)
+            evaluate(pool, config, show=False)
             t2 = time.perf_counter()
         finally:
             pool.close()

@@ -26,6 +26,7 @@ from .reliability.test_crash_safety import (
     UNITS,
     assert_every_unit_once,
     assert_readable,
+    assert_the_rerun_records_every_unit_once,
     eval_args,
     family,
     kill_family,
@@ -124,9 +125,7 @@ def test_ctrl_c_in_eval_is_one_line_and_the_same_command_resumes(tmp_path, momen
     assert_says_what_is_kept(line, out)
     assert len(lines(out / "episodes.jsonl")) < UNITS or moment == "judging"
     assert_nothing_half_written(out)
-    done = run(args)
-    assert done.returncode == 0, done.stderr
-    assert_every_unit_once(out)
+    assert_the_rerun_records_every_unit_once(args, out)
     assert_nothing_half_written(out)
 
 
@@ -140,9 +139,7 @@ def test_ctrl_c_on_ray_is_one_line_and_the_same_command_resumes(tmp_path):
     assert_says_what_is_kept(line, out)
     assert len(lines(out / "episodes.jsonl")) < UNITS
     assert_nothing_half_written(out)
-    done = run(args)
-    assert done.returncode == 0, done.stderr
-    assert_every_unit_once(out)
+    assert_the_rerun_records_every_unit_once(args, out)
 
 
 @pytest.mark.slow

@@ -309,8 +309,10 @@ def build(root: str | Path = "leaderboard", site: str | Path | None = None, log=
             "holding the bundles (.tar.gz, .zip or folders)"
         )
     rules = root / "leaderboard.yaml"
-    config = load_config(rules) if rules.exists() else BoardConfig()
-    if not rules.exists():
+    if rules.exists():
+        config = load_config(rules)
+    else:
+        config = BoardConfig()
         log(f"no {rules}: the shipped rules (suite={config.suite}, seeds >= {config.min_seeds})")
     suite = board_suite(config)
     entries, unverified, seen = [], [], set()

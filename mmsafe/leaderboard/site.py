@@ -315,16 +315,14 @@ def write_site(board: Board, out: Path) -> Path:
     out, board = Path(out), public_board(board)
     files = {"board.json": board.model_dump_json(indent=2) + "\n", "index.html": render_site(board)}
     out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    temporary = {name: out / f".{name}.tmp" for name in files}
     try:  # each file whole, both rendered before either is touched: a full disk or a kill
         for name, text in files.items():  # leaves the old site, never a torn page
-            tmp = out / f".{name}.tmp"
-            tmp.write_text(text, encoding="utf-8")
-            written.append(tmp)
-        for tmp in written:
-            os.replace(tmp, out / tmp.name[1:].removesuffix(".tmp"))
+            temporary[name].write_text(text, encoding="utf-8")
+        for name, tmp in temporary.items():
+            os.replace(tmp, out / name)
     finally:
-        for tmp in written:
+        for tmp in temporary.values():
             tmp.unlink(missing_ok=True)
     return out / "index.html"
 

@@ -128,6 +128,13 @@ def assert_every_unit_once(out: Path) -> None:
     assert json.loads((out / "metrics.json").read_text())["overall"]["success"]["n"] == UNITS
 
 
+def assert_the_rerun_records_every_unit_once(args: list[str], out: Path) -> None:
+    """The same command, run again after a stop, finishes the run: every unit once."""
+    done = run(args)
+    assert done.returncode == 0, done.stderr
+    assert_every_unit_once(out)
+
+
 def kill_moments(runner: str, out: Path) -> list[tuple[Ready, float]]:
     """When to kill each run: `seconds` after `ready(process)` holds. While the run starts (on
     Ray, while the driver starts the cluster), twice while episodes arrive, once they all have,
@@ -171,9 +178,7 @@ def test_kill_9_at_random_points_then_rerun_records_everything_once(tmp_path, ru
         assert_readable(out)
     # all but the kill as the judges start, which a quick judging can finish before
     assert all(landed[:4]), landed
-    done = run(args)
-    assert done.returncode == 0, done.stderr
-    assert_every_unit_once(out)
+    assert_the_rerun_records_every_unit_once(args, out)
 
 
 @pytest.mark.slow
@@ -200,6 +205,4 @@ def test_a_killed_ray_worker_ends_the_run_in_one_line_and_the_rerun_finishes(tmp
     assert "units not finished: mmsafe/" in errors[0] and "rerun the same command" in errors[0]
     assert len(lines(out / "episodes.jsonl")) < UNITS and not (out / "metrics.json").exists()
     assert_readable(out)
-    done = run(args)
-    assert done.returncode == 0, done.stderr
-    assert_every_unit_once(out)
+    assert_the_rerun_records_every_unit_once(args, out)
