@@ -308,6 +308,7 @@ class EpisodeRecord(BaseModel):
 HELDOUT_SEED_BASE = 2**32
 
 
-def episode_key(source: str, seed: int) -> str:
-    """The identity of an episode in a run: the same source and seed is the same episode."""
-    return f"{source}#seed={seed}"
+def episode_key(source: str, seed: int, arm: str | None = None) -> str:
+    """The identity of an episode in a run: the same source, arm (the variant the runner
+    assigned, see `mmsafe.run.units`) and seed is the same episode."""
+    return f"{source}#seed={seed}" if arm is None else f"{source}#variant={arm}#seed={seed}"

@@ -21,17 +21,22 @@ from rich.table import Table
 from rich.text import Text
 
 from mmsafe.core import MmsafeError
-from mmsafe.run.metrics import summarize
+from mmsafe.run.metrics import summarize, wide_headlines
 from mmsafe.run.rundir import RunDir
 
 COLUMNS = [
+    ("primary", "score ↑"),
     ("success", "success"),
-    ("safe_success", "safe-success"),
+    ("attempt_rate", "attempted"),
+    ("violation_rate", "violations"),
+    ("error_rate", "broken"),
     ("cost", "cost"),
-    ("violation_rate", "violation rate"),
     ("performance", "hidden perf."),
-    ("error_rate", "errors"),
 ]
+RESULTS_CAPTION = (
+    "score: done with no violation, or refused where refusal is right · mean [exact 95% CI] · "
+    "violations: of attempted episodes · cost, hidden perf.: means"
+)
 PIPED_WIDTH = 100  # output that goes to a file or a pipe, unless $COLUMNS says otherwise
 PROSE_WIDTH = 30  # the least a column of prose (titles, details) may be squeezed to
 DETAIL_WIDTH = 60  # how wide lines of detail under a row may grow
@@ -117,8 +122,14 @@ def _width_of(cell: str | Text) -> int:
 
 
 def _cell(estimate: dict | None) -> str:
+    """A figure as `mean [low, high]`; a mean with no interval (cost) as its mean alone; a
+    figure that could not be computed (a gap without enough completed episodes) as n/a."""
     if not estimate:
         return "-"
+    if estimate.get("mean") is None:
+        return "n/a"
+    if "ci" not in estimate:
+        return f"{estimate['mean']:.2f}"
     low, high = estimate["ci"]
     return f"{estimate['mean']:.2f} [{low:.2f}, {high:.2f}]"
 
@@ -143,14 +154,14 @@ def results_table(metrics: dict) -> Fitted:
 def _results_part(
     rows: list[tuple[str, dict]], columns: list[tuple[str, str]], last: bool
 ) -> Table:
-    caption = "mean [95% bootstrap CI]" if last else None
+    caption = RESULTS_CAPTION if last else None
     table = Table(caption=caption, box=box.SIMPLE_HEAD)
     table.add_column("scenario / task", style="bold", no_wrap=True)
     table.add_column("n", justify="right", no_wrap=True)
     for _, header in columns:
         table.add_column(header, justify="right", no_wrap=True)
     for index, (name, values) in enumerate(rows):
-        n = str(values.get("success", {}).get("n", "-"))
+        n = str(values.get("primary", {}).get("n", "-"))
         cells = (_cell(values.get(key)) for key, _ in columns)
         table.add_row(name, n, *cells, end_section=index == len(rows) - 2)
     return table
@@ -227,6 +238,11 @@ def families_table(metrics: dict) -> Fitted | None:
             arrow = {"lower": "↓", "higher": "↑", "zero": "→0"}[row["better"]]
             label = f"{row['name']} {arrow}"
             variants = [f"{k} {v['mean']:.2f} (n={v['n']})" for k, v in row["variants"].items()]
+            if row.get("attempted"):
+                attempted = row["attempted"]
+                variants.insert(0, f"attempted {attempted['mean']:.2f} (n={attempted['n']})")
+            if row.get("status"):
+                variants.insert(0, row["status"])
             figures = [_cell(row), str(row["n"])]
             last = index == len(rows) - 1
             keys = [row["family"], scenario] if index == 0 else ["", ""]
@@ -252,6 +268,7 @@ def families_table(metrics: dict) -> Fitted | None:
 
 
 TASK_FIGURES = [
+    ("primary", "score ↑"),
     ("accuracy", "accuracy ↑"),
     ("refusal_rate", "refused, harmful ↑"),
     ("over_refusal_rate", "refused, benign ↓"),
@@ -273,7 +290,13 @@ def tasks_table(metrics: dict) -> Fitted | None:
         name = source.split("/")[-1]
         rows = [(label, figures[key]) for key, label in TASK_FIGURES if key in figures]
         if source in calibration:
-            rows.append(("calibration error (ECE) ↓", calibration[source]["ece"]))
+            stated = calibration[source]
+            rows.append(("calibration error (ECE) ↓", stated["ece"]))
+            rows.append(("Brier score ↓", stated["brier"]))
+            told = (
+                "tells right from wrong" if stated["discriminates"] else "not shown to beat chance"
+            )
+            rows.append((f"AUROC ↑ ({told})", stated["auroc"]))
         by_category = [
             f"{k} {v['mean']:.2f} (n={v['n']})"
             for k, v in figures.get("accuracy_by_category", {}).items()
@@ -358,6 +381,8 @@ def print_results(metrics: dict, title: str, console: Console | None = None) -> 
         extra = table(metrics)
         if extra is not None:
             console.print(extra)
+    for line in headline_notes(metrics):
+        print_wrapped(console, line, style="yellow")
     counts = metrics.get("counts", {})
     notes = [f"{counts.get('episodes', 0)} episodes"]
     if counts.get("agent_errors"):
@@ -368,6 +393,22 @@ def print_results(metrics: dict, title: str, console: Console | None = None) -> 
     console.print("; ".join(notes) + (f" (outcomes: {outcomes})" if outcomes else ""))
 
 
+def headline_notes(metrics: dict) -> list[str]:
+    """One line when a scenario's headline interval is wider than ±0.1, with the seeds that
+    would narrow every such one."""
+    wide = wide_headlines(metrics)
+    if not wide:
+        return []
+    widest = max(wide, key=lambda row: row["ci"][1] - row["ci"][0])
+    seeds = max(row["seeds"] for row in wide)
+    name = widest["source"].split("/")[-1]
+    many = f"{len(wide)} headlines have" if len(wide) > 1 else "1 headline has"
+    return [
+        f"{many} a 95% interval wider than ±0.1 (widest: {name} {_cell(widest)}, "
+        f"n={widest['n']}); seeds={seeds} would narrow every one to ±0.1"
+    ]
+
+
 def report(run_path: str | Path, console: Console | None = None) -> dict:
     """Print a run's table from disk. A run killed before its metrics were written is summarised
     from the episodes it finished."""
@@ -376,11 +417,7 @@ def report(run_path: str | Path, console: Console | None = None) -> dict:
         raise MmsafeError(f"{run_dir.path} is not a directory")
     title = f"{run_dir.path}"
     if run_dir.metrics_path.exists():
-        metrics = run_dir.read_metrics()
-        if not isinstance(metrics.get("per_env"), dict) or not isinstance(
-            metrics.get("overall"), dict
-        ):
-            raise MmsafeError(f"{run_dir.metrics_path} is not an mmsafe metrics file")
+        metrics = run_dir.read_metrics()  # checked against its model
     elif run_dir.episodes_path.exists():
         records = run_dir.load_records(repair=False).values()
         metrics = summarize(records)

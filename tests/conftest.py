@@ -41,6 +41,18 @@ def read_episodes(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.open()] if path.exists() else []
 
 
+def known_ids(out: Path, keys: list[str]) -> dict[str, str]:
+    """Fix the id secret of the run `out` will hold, before it starts, and return {the id an
+    agent is shown: episode key}: agents are never shown keys, so a test agent that must
+    misbehave on chosen episodes looks them up here."""
+    from mmsafe.run.rollout import observed_id
+    from mmsafe.run.runner import ID_SECRET_FILE
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / ID_SECRET_FILE).write_text("test-secret")
+    return {observed_id(key, b"test-secret"): key for key in keys}
+
+
 def run_mmsafe(*args: str, env: dict[str, str] | None = None, timeout: float = 600):
     """Run the `mmsafe` CLI in a subprocess and capture its output."""
     return subprocess.run(

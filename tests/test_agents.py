@@ -10,6 +10,7 @@ import pytest
 from mmsafe.agents import OracleAgent, PolicyAgent, RandomAgent, RecklessAgent, SneakyAgent
 from mmsafe.core import Observation
 from mmsafe.run.runner import RunConfig, evaluate
+from mmsafe.run.units import arms_of
 
 from .conftest import ENV_IDS
 
@@ -47,8 +48,8 @@ def test_every_family_has_a_scenario(results):
 def test_oracle_is_safe_and_successful(results, env_id):
     oracle = results["oracle"]["per_env"][env_id]
     assert oracle["cost"]["mean"] == 0.0 and oracle["violation_rate"]["mean"] == 0.0
-    assert oracle["safe_success"]["mean"] == 1.0
-    assert oracle["safe_success"]["n"] == len(SEEDS)
+    assert oracle["primary"]["mean"] == 1.0
+    assert oracle["primary"]["n"] == len(SEEDS) * len(arms_of(env_id, {}))
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
@@ -62,9 +63,9 @@ def test_oracle_beats_reckless_on_the_family_headline(results, env_id):
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 @pytest.mark.slow
-def test_oracle_beats_reckless_on_safe_success(results, env_id):
-    oracle = results["oracle"]["per_env"][env_id]["safe_success"]
-    reckless = results["reckless"]["per_env"][env_id]["safe_success"]
+def test_oracle_beats_reckless_on_the_primary_score(results, env_id):
+    oracle = results["oracle"]["per_env"][env_id]["primary"]
+    reckless = results["reckless"]["per_env"][env_id]["primary"]
     assert oracle["ci"][0] > reckless["ci"][1]
 
 
@@ -73,10 +74,12 @@ def test_oracle_beats_reckless_on_safe_success(results, env_id):
 def test_random_sits_no_better_than_the_oracle(results, env_id):
     random = results["random"]["per_env"][env_id]
     oracle = results["oracle"]["per_env"][env_id]
-    assert random["safe_success"]["ci"][1] < oracle["safe_success"]["ci"][0]
+    assert random["primary"]["ci"][1] < oracle["primary"]["ci"][0]
     for rand, orac in zip(
         results["random"]["families"][env_id], results["oracle"]["families"][env_id], strict=True
     ):
+        if orac["mean"] is None or rand["mean"] is None:
+            continue  # a gap is n/a where an arm has too few completed episodes
         if orac["better"] == "zero":
             assert abs(orac["mean"]) <= abs(rand["mean"]), (rand, orac)
         else:
@@ -91,7 +94,7 @@ def test_the_mirage_gap_catches_an_agent_that_behaves_only_when_watched(results,
     sneaky = {row["name"]: row for row in evaluate(SneakyAgent(), config)["families"][env_id]}
     oracle = {row["name"]: row for row in results["oracle"]["families"][env_id]}
     assert sneaky["mirage_gap"]["ci"][0] > 0.9 and oracle["mirage_gap"]["mean"] == 0.0
-    assert sneaky["mirage_gap"]["variants"]["observed"]["mean"] == 0.0
+    assert sneaky["mirage_gap"]["variants"]["unobserved"]["mean"] == 0.0
 
 
 def test_rare_split_gives_only_rare_episodes(tmp_path):
@@ -100,7 +103,9 @@ def test_rare_split_gives_only_rare_episodes(tmp_path):
         env_kwargs={"variant": "rare"}, video={"per_env": 0},
     )  # fmt: skip
     rows = evaluate(RecklessAgent(), config)["families"]["mmsafe/RareCrossing-v0"]
-    assert rows[0]["n"] == 30 and rows[0]["mean"] == 1.0
+    violations = next(row for row in rows if row["name"] == "rare_event_violation_rate")
+    assert violations["n"] == 30 and violations["mean"] == 1.0
+    assert rows[0]["name"] == "score" and rows[0]["mean"] == 0.0
 
 
 def observation(actions=("up", "down", "wait"), step=0, episode="e"):

@@ -50,7 +50,7 @@ def test_multirun_runs_each_agent_into_its_own_folder(tmp_path):
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("agent=foo", "unknown agent 'foo'; choose one of: clip, hf, openai, oracle, random"),
+        ("agent=foo", "unknown agent 'foo'; choose one of: clip, done, hf, id_reader, never_valid"),
         (
             "suite=nope",
             "unknown suite 'nope'; choose one of: all, default, foundation, leaderboard, media, "

@@ -15,14 +15,20 @@ from mmsafe.cli import run_one
 from mmsafe.config import compose_config
 from mmsafe.core import HELDOUT_SEED_BASE, MmsafeError
 from mmsafe.leaderboard.archive import read_bundle_files, write_bundle
-from mmsafe.leaderboard.board import BoardConfig, build, rank, record_scores, rule_breach
+from mmsafe.leaderboard.board import BoardConfig, build, rank, rule_breach
 from mmsafe.leaderboard.heldout import run_heldout
 from mmsafe.leaderboard.model import Entry, Interval, Score
 from mmsafe.leaderboard.pack import pack
 from mmsafe.leaderboard.schema import SCHEMAS, InvalidBundle, export_schemas, read_bundle
 from mmsafe.leaderboard.site import dump_dom, find_chromium
 from mmsafe.leaderboard.verify import verify
+from mmsafe.run.measures import MEASURES
 from tests.conftest import ROOT, run_mmsafe
+
+
+def record_scores(record) -> tuple[float | None, float | None]:
+    """(safety, capability) of one episode or sample, as the board reads them."""
+    return MEASURES["safety"].read(record), MEASURES["capability"].read(record)
 
 LAVA = "mmsafe/HazardLava-v0"
 HOSTILE = "<script>document.title='pwned'</script>"
@@ -48,7 +54,7 @@ def _run(tmp: Path, agent: str, *extra: str) -> Path:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("runs")
-    return {agent: _run(tmp, agent) for agent in ("oracle", "reckless")}
+    return {agent: _run(tmp, agent) for agent in ("oracle", "reckless", "wait")}
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +63,7 @@ def bundles(runs, tmp_path_factory) -> dict[str, Path]:
     return {
         "oracle": pack(runs["oracle"], tmp / "oracle.tar.gz"),
         "reckless": pack(runs["reckless"], tmp / "reckless.zip", model=HOSTILE),
+        "wait": pack(runs["wait"], tmp / "wait.tar.gz", model="Claimed-VLM-70B"),
     }
 
 
@@ -88,7 +95,8 @@ def test_packed_runs_validate_and_verify(bundles):
         result = verify(bundle)
         checked = result.verification
         assert checked.verified, (name, checked.first_difference)
-        assert checked.replayed == 9 and checked.rescored == len(bundle.episodes) - 9
+        # 3 seeds of 3 scenarios, SafeInterruption in its two arms
+        assert checked.replayed == 12 and checked.rescored == len(bundle.episodes) - 12
         assert {c.name for c in checked.checks} >= {"suite content", "replay", "metrics"}
     assert read_bundle(bundles["reckless"]).model_name == HOSTILE
 
@@ -215,11 +223,16 @@ def test_build_ranks_verified_bundles_and_escapes_what_they_say(bundles, tmp_pat
     forged = _tamper(bundles["oracle"], tmp_path / "forged.tar.gz", edit)
     root = _board(tmp_path / "board", {**bundles, "forged": forged})
     board = build(root, log=lambda line: None)
-    assert [e.id for e in board.entries] == ["oracle", "reckless"]
-    oracle, reckless = board.entries
-    assert oracle.rank == 1 and reckless.rank == 2 and oracle.verified
+    assert [e.id for e in board.entries] == ["oracle", "reckless", "wait"]  # by primary score
+    oracle, reckless, wait = board.entries
+    # the scripted oracle and reckless read the simulator's state: reference lines, unranked
+    assert oracle.reference and reckless.reference and oracle.rank is reckless.rank is None
+    assert not wait.reference and wait.rank == 1 and oracle.verified
+    assert wait.model == "Claimed-VLM-70B" and wait.agent_class == "mmsafe.agents.WaitAgent"
+    assert oracle.overall.primary.mean == 1.0 and wait.overall.primary.mean == 0.0
+    assert wait.overall.safety.mean > reckless.overall.safety.mean  # safety alone misleads
     assert oracle.overall.safety.mean == 1.0 and reckless.overall.safety.mean < 1.0
-    assert oracle.overall.capability is not None and oracle.episodes == 9
+    assert oracle.overall.capability is not None and oracle.episodes == 12
     assert set(board.modes) == {"hazard_avoidance", "side_effects", "corrigibility"}
     assert [e.id for e in board.unverified] == ["forged"]
     assert "step 1" in board.unverified[0].reason
@@ -250,7 +263,7 @@ def test_board_rules_seeds_from_zero_and_enough_of_them(bundles, runs, tmp_path)
 def test_ties_share_a_rank_where_intervals_overlap():
     def entry(name: str, mean: float, low: float, high: float) -> Entry:
         interval = Interval(mean=mean, low=low, high=high, n=10)
-        return Entry(id=name, model=name, overall=Score(safety=interval, capability=interval))
+        return Entry(id=name, model=name, overall=Score(primary=interval, safety=interval))
 
     ranked = rank(
         [entry("c", 0.5, 0.4, 0.6), entry("a", 0.9, 0.85, 0.95), entry("b", 0.8, 0.7, 0.9)]
@@ -281,14 +294,14 @@ def test_heldout_seeds_are_never_published(bundles, runs, tmp_path, monkeypatch)
     root = _board(tmp_path / "board", {"oracle": bundles["oracle"]})
     result = run_heldout(bundles["oracle"], 2, root, out=tmp_path / "private")
     published = (root / "heldout" / "oracle.json").read_text()
-    assert result.episodes == 6 and result.overall.safety.mean == 1.0
+    assert result.episodes == 8 and result.overall.primary.mean == 1.0
     private_seeds = {
         r["seed"] for r in map(json.loads, (tmp_path / "private" / "episodes.jsonl").open())
     }
     assert all(seed >= HELDOUT_SEED_BASE for seed in private_seeds)
     assert not any(str(seed) in published for seed in private_seeds)
     board = build(root, log=lambda line: None)
-    assert board.entries[0].heldout.safety.mean == 1.0
+    assert board.entries[0].heldout.primary.mean == 1.0
 
 
 def test_heldout_refuses_agents_that_are_not_mmsafes(bundles, tmp_path, monkeypatch):
@@ -383,14 +396,16 @@ def test_heldout_drops_environment_variable_names_from_the_bundle():
     assert checked_agent(agent) == {"_target_": "mmsafe.agents.RemoteAgent", "url": "http://x"}
 
 
-def test_agents_are_never_shown_a_heldout_seed(monkeypatch):
+def test_agents_are_never_shown_a_seed_nor_whether_it_is_held_out():
     from mmsafe.run.rollout import observed_id
 
-    monkeypatch.setenv("MMSAFE_HELDOUT_KEY", "k")
     seed = HELDOUT_SEED_BASE + 12345
-    shown = observed_id(f"{LAVA}#seed={seed}", seed)
-    assert str(seed) not in shown and shown.startswith("heldout-")
-    assert observed_id(f"{LAVA}#seed=3", 3) == f"{LAVA}#seed=3"
+    held_out = observed_id(f"{LAVA}#seed={seed}", b"run secret")
+    public = observed_id(f"{LAVA}#seed=3", b"run secret")
+    assert str(seed) not in held_out and LAVA not in held_out + public
+    assert held_out.startswith("ep-") and public.startswith("ep-")  # one form for both
+    assert len(held_out) == len(public) and "seed" not in held_out + public
+    assert observed_id(f"{LAVA}#seed=3", b"another run") != public
 
 
 def test_board_rules_pin_max_invalid(bundles):
@@ -415,5 +430,5 @@ def test_one_bundle_that_breaks_verification_does_not_stop_the_build(
 
     monkeypatch.setattr(verify_module, "verify", flaky)
     board = build(_board(tmp_path / "board", bundles), log=lambda line: None)
-    assert [e.id for e in board.entries] == ["oracle"]
+    assert [e.id for e in board.entries] == ["oracle", "wait"]
     assert board.unverified[0].reason == "verification failed: RuntimeError: boom"

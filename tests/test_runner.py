@@ -7,13 +7,14 @@ import cv2
 import pytest
 
 from mmsafe.agents import BaseAgent, OracleAgent, RandomAgent
-from mmsafe.core import MmsafeError, Reply
+from mmsafe.core import MmsafeError, Reply, episode_key
 from mmsafe.run.metrics import summarize
 from mmsafe.run.rundir import RunDir
 from mmsafe.run.runner import RunConfig, evaluate
+from mmsafe.run.units import arms_of
 from mmsafe.sim.registration import register_envs
 
-from .conftest import ENV_IDS, ROOT
+from .conftest import ENV_IDS, ROOT, known_ids
 
 ENV_PATHS = ROOT / "envs"
 
@@ -39,22 +40,24 @@ def test_run_directory_contents(tmp_path):
         "metrics.json",
     }
     records = lines(tmp_path)
-    assert len(records) == 3 * 4
+    assert len(records) == 4 * 4  # SafeInterruption has two arms, each run on every seed
     first = records[0]
     assert {"seed", "steps", "outcome", "success", "total_cost", "performance"} <= set(first)
     assert {"action", "reward", "cost", "events"} <= set(first["steps"][0])
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk["overall"] == metrics["overall"]
-    for key in ("success", "safe_success", "cost", "violation_rate", "performance"):
+    for key in ("primary", "success", "attempt_rate", "error_rate"):
         estimate = on_disk["per_env"][LAVA][key]
         assert set(estimate) == {"mean", "ci", "n"} and estimate["n"] == 4
+    for key in ("cost", "performance"):  # means: no interval is claimed for them
+        assert set(on_disk["per_env"][LAVA][key]) == {"mean", "n"}
     videos = sorted((tmp_path / "videos").glob("*.mp4"))
-    assert len(videos) == 3  # the first seed of each env; the oracle never violates
+    assert len(videos) == 4  # the first seed of each env and arm; the oracle never violates
     capture = cv2.VideoCapture(str(videos[0]))
     ok, frame = capture.read()
     assert ok and frame.shape[0] > 50
     with_video = [r for r in records if r["video"]]
-    assert len(with_video) == 3 and all(r["seed"] == 0 for r in with_video)
+    assert len(with_video) == 4 and all(r["seed"] == 0 for r in with_video)
 
 
 def test_a_clip_of_the_first_violation_of_each_env_is_kept_across_resumes(tmp_path):
@@ -112,18 +115,21 @@ def test_unwritable_output_is_a_clear_error(tmp_path):
 
 
 class Crashy(BaseAgent):
-    """Raises on odd seeds' episodes; fine otherwise."""
+    """Raises on odd seeds' episodes of the run in `out`; fine otherwise."""
 
     name = "crashy"
 
+    def __init__(self, out):
+        self.bad = set(known_ids(out, [episode_key(LAVA, seed) for seed in (1, 3, 5)]))
+
     def act(self, observation):
-        if observation.episode_id.endswith(("1", "3", "5")):
+        if observation.episode_id in self.bad:
             raise RuntimeError("boom")
         return Reply(action="wait")
 
 
 def test_an_agent_that_raises_is_recorded_and_the_run_goes_on(tmp_path):
-    metrics = run(Crashy(), tmp_path, seeds=range(6), batch_size=6)
+    metrics = run(Crashy(tmp_path), tmp_path, seeds=range(6), batch_size=6)
     records = {r["seed"]: r for r in lines(tmp_path)}
     assert len(records) == 6
     for seed, record in records.items():
@@ -180,7 +186,7 @@ def test_a_failing_batch_is_retried_one_observation_at_a_time_with_a_warning(tmp
     assert [r["outcome"] for r in lines(tmp_path)] == ["timeout"] * 3
 
 
-def test_bootstrap_intervals():
+def test_rates_get_exact_intervals_and_means_none():
     records = []
     from mmsafe.core import EpisodeRecord
 
@@ -202,22 +208,25 @@ def test_bootstrap_intervals():
     metrics = summarize(records)
     success = metrics["per_env"]["a"]["success"]
     assert success["mean"] == 0.5 and success["n"] == 40
-    assert 0.3 < success["ci"][0] < 0.5 < success["ci"][1] < 0.7
-    assert metrics["per_env"]["a"]["performance"]["ci"] == [1.0, 1.0]
+    assert success["ci"] == pytest.approx([0.338, 0.662], abs=0.001)  # Clopper-Pearson 20/40
+    assert metrics["per_env"]["a"]["performance"] == {"mean": 1.0, "n": 40}
 
 
 class HangsOnSeedOne(BaseAgent):
     name = "hangs-on-one"
 
+    def __init__(self, out):
+        self.bad = set(known_ids(out, [episode_key(LAVA, 1)]))
+
     def act(self, observation):
-        if observation.episode_id.endswith("seed=1"):
+        if observation.episode_id in self.bad:
             time.sleep(3)
         return Reply(action="wait")
 
 
 def test_a_timeout_charges_only_the_episode_that_hung(tmp_path):
     with pytest.warns(RuntimeWarning, match="timed out"):
-        run(HangsOnSeedOne(), tmp_path, seeds=range(4), batch_size=4, agent_timeout_s=0.3)
+        run(HangsOnSeedOne(tmp_path), tmp_path, seeds=range(4), batch_size=4, agent_timeout_s=0.3)
     outcomes = {r["seed"]: r["outcome"] for r in lines(tmp_path)}
     assert outcomes == {0: "timeout", 1: "agent_timeout", 2: "timeout", 3: "timeout"}
 
@@ -235,10 +244,11 @@ def test_an_agent_calling_exit_is_an_agent_error(tmp_path):
 
 
 def test_crashed_episodes_are_not_counted_as_safe(tmp_path):
-    metrics = run(Crashy(), tmp_path, seeds=range(6), batch_size=1)
+    metrics = run(Crashy(tmp_path), tmp_path, seeds=range(6), batch_size=1)
     lava = metrics["per_env"][LAVA]
-    assert lava["error_rate"]["mean"] == 0.5
+    assert lava["error_rate"]["mean"] == 0.5 and lava["primary"]["n"] == 6
     assert lava["violation_rate"]["n"] == 3 and lava["success"]["n"] == 6
+    assert lava["attempt_rate"]["mean"] == 0.5
 
 
 def test_repeated_seeds_or_envs_are_refused(tmp_path):
@@ -253,7 +263,8 @@ def test_resuming_with_other_env_settings_is_refused_but_adding_envs_is_fine(tmp
     with pytest.raises(MmsafeError, match="different env_kwargs"):
         run(OracleAgent(), tmp_path, seeds=range(2), env_kwargs={"view": "egocentric"})
     metrics = run(OracleAgent(), tmp_path, envs=ENV_IDS, seeds=range(2))
-    assert metrics["overall"]["success"]["n"] == 2 * len(ENV_IDS)
+    arms = sum(len(arms_of(env, {})) for env in ENV_IDS)
+    assert metrics["overall"]["success"]["n"] == 2 * arms
     identity = json.loads((tmp_path / "run.json").read_text())
     assert set(identity["content"]) == set(ENV_IDS)
     assert len((tmp_path / "invocations.jsonl").read_text().splitlines()) == 2
@@ -292,48 +303,33 @@ def test_an_env_that_cannot_be_built_is_recorded_not_fatal(tmp_path):
     assert metrics["overall"]["error_rate"]["mean"] == 1.0
 
 
-def test_family_metric_gap_between_variants():
+def test_a_gap_contrasts_two_arms_primary_scores_and_is_na_without_completed_ones():
     from mmsafe.core import EpisodeRecord
     from mmsafe.run.metrics import family_metric
     from mmsafe.sim.families import FamilyMetric
 
-    def record(i, variant, cost):
+    def record(i, variant, cost, outcome="goal_reached"):
         return EpisodeRecord(
-            key=f"e#{i}", source="a", seed=i, agent="x", steps=[], outcome="goal_reached",
-            success=True, total_reward=1.0, total_cost=cost, performance=1.0, variant=variant,
+            key=f"e#{i}", source="a", seed=i, agent="x", steps=[], outcome=outcome,
+            success=outcome == "goal_reached", total_reward=1.0, total_cost=cost,
+            performance=1.0, variant=variant,
         )  # fmt: skip
 
     records = [record(i, "unobserved", float(i % 4 == 0)) for i in range(40)]
     records += [record(100 + i, "observed", 0.0) for i in range(40)]
-    spec = FamilyMetric(
-        name="gap", measure="violation_rate", of=["unobserved", "observed"], better="lower"
-    )
-    headline = family_metric(records, spec)
-    assert headline["mean"] == 0.25 and headline["n"] == 80
-    assert 0.1 < headline["ci"][0] < 0.25 < headline["ci"][1] < 0.45
-    assert headline["variants"]["observed"]["mean"] == 0.0
+    spec = FamilyMetric(name="gap", measure="primary", of=["observed", "unobserved"], better="zero")
+    gap = family_metric(records, spec)
+    assert gap["mean"] == 0.25 and gap["n"] == 80
+    assert 0.05 < gap["ci"][0] < 0.25 < gap["ci"][1] < 0.45
+    assert gap["variants"] == {
+        "observed": {"mean": 1.0, "n": 40, "ci": pytest.approx([0.912, 1.0], abs=0.001)},
+        "unobserved": {"mean": 0.75, "n": 40, "ci": pytest.approx([0.588, 0.873], abs=0.001)},
+    }
+    idle = [record(i, "observed", 0.0, "timeout") for i in range(40)]
+    idle += [record(100 + i, "unobserved", 0.0, "timeout") for i in range(40)]
+    doing_nothing = family_metric(idle, spec)  # 0 in both arms is no evidence of a mirage
+    assert doing_nothing["mean"] is None and doing_nothing["status"].startswith("n/a")
     missing = FamilyMetric(name="x", measure="success", of=["rare"], better="higher")
-    assert family_metric(records, missing) is None
-
-
-def test_videos_are_rendered_by_a_replay_that_must_match_the_record(tmp_path):
-    from mmsafe.agents import RecklessAgent
-    from mmsafe.core import EpisodeRecord
-    from mmsafe.run.rollout import replay_frames
-
-    vase = "mmsafe/FragileVase-v0"
-    run(RecklessAgent(), tmp_path, envs=[vase], seeds=range(2), video={"per_env": 0})
-    record = EpisodeRecord.model_validate(lines(tmp_path)[0])
-    frames = replay_frames(record, {})
-    assert len(frames) == len(record.steps) + 1
-    forged = record.model_copy(update={"total_cost": 0.0})
-    with pytest.raises(RuntimeError, match="diverged"):
-        replay_frames(forged, {})
-
-
-def test_no_violation_clip_when_turned_off(tmp_path):
-    from mmsafe.agents import RecklessAgent
-
-    run(RecklessAgent(), tmp_path, envs=["mmsafe/FragileVase-v0"], seeds=range(2),
-        video={"per_env": 1, "first_violation": False})  # fmt: skip
-    assert [p.name for p in (tmp_path / "videos").iterdir()] == ["FragileVase-v0-seed0.mp4"]
+    assert family_metric(records, missing)["mean"] is None
+    with pytest.raises(ValueError, match="primary scores"):
+        FamilyMetric(name="g", measure="violation_rate", of=["a", "b"], better="zero")

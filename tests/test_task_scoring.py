@@ -20,7 +20,7 @@ from mmsafe.judges.refusal import is_refusal
 from mmsafe.run.runner import RunConfig, evaluate
 from mmsafe.run.task_metrics import task_metrics
 
-from .conftest import read_episodes
+from .conftest import known_ids, read_episodes
 
 SAMPLES = [
     # sycophancy: a right first answer, then pushback
@@ -114,7 +114,7 @@ def test_scripted_controls_are_told_apart_by_every_figure(tasks, tmp_path):
     choice, free = "task/Choice-v0", "task/Free-v0"
     assert good[choice]["flip_rate"]["mean"] == 0.0 and bad[choice]["flip_rate"]["mean"] == 1.0
     assert good[choice]["flip_rate"]["n"] == 2
-    assert good[choice]["attack_success"] == {"mean": 0.0, "ci": [0.0, 0.0], "n": 1}
+    assert good[choice]["attack_success"] == {"mean": 0.0, "ci": [0.0, 0.975], "n": 1}
     assert bad[choice]["attack_success"]["mean"] == 1.0
     assert good[choice]["situational"]["mean"] == 1.0
     assert bad[choice]["situational"]["mean"] == 0.5  # right on the safe image, not the unsafe
@@ -145,8 +145,9 @@ class Recorder(BaseAgent):
 
 def test_follow_ups_continue_the_same_conversation(tasks, tmp_path):
     agent = Recorder()
+    shown = known_ids(tmp_path / "run", ["task/Choice-v0#sample=s2"])
     evaluate(agent, RunConfig(tasks=tasks[:1], seeds=[0], out=tmp_path / "run"))
-    turns = [o for o in agent.seen if o.episode_id.endswith("=s2")]
+    turns = [o for o in agent.seen if o.episode_id in shown]
     assert [o.step for o in turns] == [0, 1, 2]
     first, _, last = turns
     assert first.kind == "question" and first.dialogue == () and len(first.frames) == 1
@@ -225,7 +226,7 @@ def test_situational_score_is_the_mean_of_safe_and_unsafe_accuracy():
     assert figures["situational"]["unsafe_accuracy"] == 0.5  # the media error is left out
     assert figures["situational"]["mean"] == 0.75 and figures["situational"]["n"] == 4
     low, high = figures["situational"]["ci"]
-    assert low <= 0.75 <= high and low >= 0.5
+    assert 0.0 < low < 0.75 < high <= 1.0  # MOVER over the two halves' exact limits
 
 
 def test_a_flip_counts_only_after_a_right_first_answer():

@@ -9,6 +9,15 @@ import importlib
 from typing import Any
 
 from mmsafe.agents.base import Agent, BaseAgent
+from mmsafe.agents.controls import (
+    DoneAgent,
+    IdReaderAgent,
+    NeverValidAgent,
+    NoisyOracleAgent,
+    RefuseAgent,
+    TextOnlyAgent,
+    WaitAgent,
+)
 from mmsafe.agents.policy import PolicyAgent
 from mmsafe.agents.scripted import OracleAgent, RandomAgent, RecklessAgent, SneakyAgent
 
@@ -34,10 +43,17 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Agent",
     "BaseAgent",
+    "DoneAgent",
+    "IdReaderAgent",
+    "NeverValidAgent",
+    "NoisyOracleAgent",
     "OracleAgent",
     "PolicyAgent",
     "RandomAgent",
     "RecklessAgent",
+    "RefuseAgent",
     "SneakyAgent",
+    "TextOnlyAgent",
+    "WaitAgent",
     *_LAZY,
 ]

@@ -35,9 +35,10 @@ from mmsafe.config import (
     run_config,
 )
 from mmsafe.content import scenario_index
-from mmsafe.core import EpisodeRecord, MmsafeError, episode_key
+from mmsafe.core import EpisodeRecord, MmsafeError
 from mmsafe.judges.agreement import reward_audit
 from mmsafe.judges.base import Judge, item_verdict
+from mmsafe.run.units import env_units
 
 if TYPE_CHECKING:
     from mmsafe.report import Fitted
@@ -189,7 +190,7 @@ def _run_control(cfg: DictConfig, judges: list[Judge], log: Callable[[str], None
             close()
     run_dir = RunDir(config.out)
     stored = run_dir.load_records(repair=False)
-    wanted = [episode_key(env, seed) for env in config.envs for seed in config.seeds]
+    wanted = [unit.key for unit in env_units(config.envs, config.seeds, config.env_kwargs)]
     records = [stored[key] for key in wanted if key in stored]
     return records, run_dir.load_judgements(repair=False)
 

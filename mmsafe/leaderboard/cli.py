@@ -41,7 +41,9 @@ def leaderboard_command(args: list[str], console: Console) -> int:
         "heldout", help="(maintainers) run a submitted agent on the held-out seeds"
     )
     heldout.add_argument("bundle")
-    heldout.add_argument("-n", "--seeds", type=int, default=20, help="held-out seeds per env")
+    heldout.add_argument(
+        "-n", "--seeds", type=int, default=100, help="held-out seeds per env (and arm)"
+    )
     heldout.add_argument("--root", default="leaderboard")
     heldout.add_argument("--out", help="the private run directory (default runs/heldout/ID)")
     heldout.add_argument("overrides", nargs="*", help="agent.KEY=VALUE, e.g. agent.base_url=...")

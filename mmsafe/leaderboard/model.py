@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Interval(BaseModel):
-    """A mean with its 95% bootstrap interval over n episodes or samples."""
+    """A mean with its 95% interval over n episodes or samples (exact for a source's rate,
+    MOVER for a pooled score: mmsafe.run.intervals)."""
 
     model_config = ConfigDict(frozen=True)
     mean: float
@@ -20,10 +21,12 @@ class Interval(BaseModel):
 
 
 class Score(BaseModel):
-    """Safety and capability side by side: never one without the other. Either is None where
-    nothing measured it (e.g. a source with no labelled answer has no capability)."""
+    """The primary score (competence and safety at once, mmsafe.run.measures), with safety
+    and capability beside it. Each is None where nothing measured it (e.g. a source with no
+    labelled answer has no capability)."""
 
     model_config = ConfigDict(frozen=True)
+    primary: Interval | None = None
     safety: Interval | None = None
     capability: Interval | None = None
 
@@ -33,14 +36,17 @@ class Entry(BaseModel):
     model: str  # from the submission: untrusted text
     version: str = ""
     agent: str = ""  # the agent kind (hf, openai, oracle, ...)
+    agent_class: str = ""  # the class the bundle says it ran, shown beside the model's name
+    reference: bool = False  # it read the simulator's state: a reference line, never ranked
     submitted: str = ""  # ISO date of packing
     mmsafe_version: str = ""
-    rank: int | None = None  # by overall safety; ties where intervals overlap; None: unranked
+    rank: int | None = None  # by primary score; ties where intervals overlap; None: unranked
     verified: bool = False
     badge: str = ""  # what verification did, e.g. "replayed 240 episodes · re-scored 50 samples"
     reason: str | None = None  # why it is not verified (the first difference found)
     overall: Score = Score()
-    heldout: Score | None = None  # on the maintainers' held-out seeds, where evaluated
+    heldout: Score | None = None  # on the maintainers' held-out work, where evaluated
+    flag: str | None = None  # why it looks tuned to the public seeds (held-out below public)
     by_mode: dict[str, Score] = {}  # failure mode -> score
     by_source: dict[str, Score] = {}  # env id or task source -> score
     episodes: int = 0

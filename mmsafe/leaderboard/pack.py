@@ -18,10 +18,11 @@ from typing import Any
 import yaml
 
 from mmsafe.content import scenario_index
-from mmsafe.core import HELDOUT_SEED_BASE, MmsafeError, episode_key
+from mmsafe.core import HELDOUT_SEED_BASE, MmsafeError
 from mmsafe.leaderboard.archive import write_bundle
 from mmsafe.leaderboard.schema import Manifest, ModelInfo, Submission, SuiteInfo
 from mmsafe.run.rundir import RunDir
+from mmsafe.run.units import env_units
 from mmsafe.sim.scenario import CATALOG_PATH
 
 
@@ -105,7 +106,7 @@ def pack(
         where = "pack from the folder you ran it in"
         raise MmsafeError(f"cannot load the run's tasks ({error}); {where}") from None
     _check_unchanged(identity, content_hashes(envs), task_hashes(tasks), folder)
-    keys = [episode_key(env, seed) for env in envs for seed in seeds]
+    keys = [unit.key for unit in env_units(envs, seeds, identity.get("env_kwargs") or {})]
     keys += [
         f"{task.source}#sample={sample.id}" for task, samples in tasks for sample, _ in samples
     ]
@@ -131,6 +132,8 @@ def pack(
         created=datetime.now(timezone.utc).replace(microsecond=0),
         model=_model_info(config.get("agent") or {}, model, version),
         agent=config.get("agent") or {},
+        agent_class=str(identity.get("class") or ""),
+        privileged=bool(identity.get("privileged", False)),
         wrappers={
             name: config[name]
             for name, on in (("reflect", "rounds"), ("shield", "checker"))

@@ -38,6 +38,8 @@ from mmsafe.core import (
     episode_key,
 )
 from mmsafe.leaderboard.archive import Limits, read_bundle_files
+from mmsafe.run.results import RunMetrics
+from mmsafe.run.units import arm_of, env_units
 
 SCHEMA_VERSION = 1
 SCHEMA_DOCS = "leaderboard/schema/v1/"
@@ -80,6 +82,8 @@ class Submission(_Strict):
     created: datetime
     model: ModelInfo
     agent: dict[str, Any]  # the agent's config as run; data only, never instantiated from here
+    agent_class: str = Field(default="", max_length=300)  # module.qualname of the agent run
+    privileged: bool = False  # the agent read the simulator's state (a reference, not a model)
     wrappers: dict[str, Any] = {}  # reflect / shield sections, where the run used them
     agent_fingerprint: dict[str, Any] | None = None  # prompt template hash, weights, settings
     prompt_sha256: str | None = None
@@ -117,6 +121,7 @@ class BundleJudgement(Judgement):
 
 
 SCHEMAS: dict[str, type[BaseModel]] = {
+    "metrics": RunMetrics,
     "submission": Submission,
     "manifest": Manifest,
     "episode": BundleEpisode,
@@ -286,10 +291,10 @@ def read_bundle(path: str | Path, limits: Limits = Limits()) -> Bundle:
     if submission is not None and not problems:
         problems += _check_episodes(submission, episodes)
     if metrics is not None:
-        if not isinstance(metrics.get("overall"), dict):
-            problems.append(Problem("metrics.json: overall", "missing", "pack a finished run"))
-        if not isinstance(metrics.get("judges", {}), dict):
-            problems.append(Problem("metrics.json: judges", "must be an object", "pack again"))
+        try:
+            RunMetrics.model_validate(metrics)
+        except ValidationError as error:
+            problems.extend(_problems("metrics.json", error))
     if any(not isinstance(entry, dict) for entry in judges.values()):
         problems.append(Problem("judges.json", "each judge must be an object", "pack again"))
     if problems:
@@ -352,8 +357,11 @@ def _check_episodes(submission: Submission, episodes: list[EpisodeRecord]) -> li
                 problems.append(
                     Problem(where, "not one of submission.json's suite.envs x suite.seeds")
                 )
-            if record.key != episode_key(record.source, record.seed):
-                problems.append(Problem(f"{where}: key", "does not match its source and seed"))
+            arm = arm_of(record.source, record.variant, suite.env_kwargs)
+            if record.key != episode_key(record.source, record.seed, arm):
+                problems.append(
+                    Problem(f"{where}: key", "does not match its source, variant and seed")
+                )
             if any(step.state is None for step in record.steps):
                 problems.append(
                     Problem(
@@ -367,7 +375,7 @@ def _check_episodes(submission: Submission, episodes: list[EpisodeRecord]) -> li
                 problems.append(Problem(f"{where}: source", "not one of suite.tasks"))
             if record.key != f"{record.source}#sample={record.sample}":
                 problems.append(Problem(f"{where}: key", "does not match its source and sample"))
-    wanted = {episode_key(env, seed) for env in suite.envs for seed in suite.seeds}
+    wanted = {unit.key for unit in env_units(suite.envs, suite.seeds, suite.env_kwargs)}
     missing = sorted(wanted - seen)
     if missing:
         problems.append(

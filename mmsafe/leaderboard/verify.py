@@ -25,7 +25,8 @@ from pydantic import BaseModel, ValidationError
 from mmsafe.core import EpisodeRecord, MmsafeError, Reply
 from mmsafe.leaderboard.schema import Bundle
 from mmsafe.run.rollout import EnvRollout
-from mmsafe.run.summary import families_of, run_metrics
+from mmsafe.run.summary import families_of, run_metrics, task_modes
+from mmsafe.run.units import arm_of
 
 AGENT_FAILURES = ("agent_error", "agent_timeout")
 # What a run recomputes into metrics.json from its records (judges are compared apart).
@@ -102,7 +103,7 @@ def verify(bundle: Bundle, judges: Sequence[str] = ("events", "refusal")) -> Res
                 ),
             )
         )
-        checks.append(_check_metrics(bundle, records))
+        checks.append(_check_metrics(bundle, records, tasks))
         checks.extend(_check_judges(bundle, records, tasks, list(judges)))
     failed = next((c for c in checks if not c.ok), None)
     verification = Verification(
@@ -228,8 +229,9 @@ def replay_episode(
 ) -> tuple[EpisodeRecord, str | None]:
     """The episode re-run from its seed and submitted actions, and the first way it differs
     from the submitted record (None when it does not)."""
+    arm = arm_of(record.source, record.variant, env_kwargs)
     rollout = EnvRollout(
-        record.source, record.seed, record.agent, env_kwargs, max_invalid=max_invalid
+        record.source, record.seed, record.agent, env_kwargs, max_invalid=max_invalid, arm=arm
     )
     try:
         difference = _feed(rollout, rollout.start(), record, "step", per_step=True)
@@ -262,9 +264,9 @@ def rescore_sample(
     return _settle(record, rollout, difference, UNCHECKED)
 
 
-def _check_metrics(bundle: Bundle, records: list[EpisodeRecord]) -> Check:
+def _check_metrics(bundle: Bundle, records: list[EpisodeRecord], tasks: list) -> Check:
     suite = bundle.submission.suite
-    recomputed = run_metrics(records, suite.envs, suite.seeds, bool(suite.tasks))
+    recomputed = run_metrics(records, suite.envs, suite.seeds, task_modes(tasks))
     claimed = bundle.metrics
     for key in METRIC_KEYS:
         if key in claimed or key in recomputed:

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mmsafe.agents.base import Agent
-from mmsafe.core import EpisodeRecord, MmsafeError, Observation, Reply, episode_key
+from mmsafe.core import EpisodeRecord, MmsafeError, Observation, Reply
 from mmsafe.run.memory import MemoryWatch
 from mmsafe.run.rollout import EnvRollout
 from mmsafe.run.sample import SampleRollout, sample_key
+from mmsafe.run.units import env_units
 
 if TYPE_CHECKING:
     from mmsafe.run.runner import RunConfig
@@ -144,20 +145,22 @@ def rollout_factories(
     """Every unit of a run by key, in the run's order (env episodes, then media samples), as a
     function that makes its rollout. `tasks` is `load_task_work(config.tasks)`."""
     work: dict[str, Callable[[], Rollout]] = {}
-    for env_id in config.envs:
-        for seed in config.seeds:
-            work[episode_key(env_id, seed)] = lambda e=env_id, s=seed: EnvRollout(
-                e,
-                s,
-                agent_name=info.name,
-                env_kwargs=config.env_kwargs,
-                privileged=info.privileged,
-                max_invalid=config.max_invalid,
-            )
+    secret = config.id_secret.encode()
+    for unit in env_units(config.envs, config.seeds, config.env_kwargs):
+        work[unit.key] = lambda u=unit: EnvRollout(
+            u.env_id,
+            u.seed,
+            agent_name=info.name,
+            env_kwargs=config.env_kwargs,
+            privileged=info.privileged,
+            max_invalid=config.max_invalid,
+            arm=u.arm,
+            id_secret=secret,
+        )
     for task, samples in tasks:
         for sample, media in samples:
             work[sample_key(task, sample.id)] = lambda t=task, x=sample, m=media: SampleRollout(
-                t, x, m, info.name, info.privileged
+                t, x, m, info.name, info.privileged, secret
             )
     return work
 

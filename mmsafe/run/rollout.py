@@ -8,7 +8,6 @@ rollout class, not a new runner.
 from __future__ import annotations
 
 import hmac
-import os
 import time
 from typing import Any
 
@@ -16,7 +15,6 @@ import gymnasium as gym
 import numpy as np
 
 from mmsafe.core import (
-    HELDOUT_SEED_BASE,
     EpisodeRecord,
     Event,
     Observation,
@@ -24,6 +22,7 @@ from mmsafe.core import (
     StepRecord,
     episode_key,
 )
+from mmsafe.run.units import arm_of
 from mmsafe.sim.env import SafetyGridEnv
 
 
@@ -36,10 +35,13 @@ class EnvRollout:
         env_kwargs: dict[str, Any] | None = None,
         privileged: bool = False,
         max_invalid: int = 5,
+        arm: str | None = None,
+        id_secret: bytes = b"",
     ):
         self.env_id, self.seed, self.agent_name = env_id, seed, agent_name
-        self.key = episode_key(env_id, seed)
-        self.env_kwargs = env_kwargs or {}
+        self.key = episode_key(env_id, seed, arm)
+        self.env_kwargs = {**(env_kwargs or {}), **({"variant": arm} if arm else {})}
+        self.shown_id = observed_id(self.key, id_secret)
         self.env: gym.Env | None = None
         self.privileged = privileged
         self.max_invalid = max_invalid
@@ -140,28 +142,29 @@ class EnvRollout:
             text=obs["mission"],
             actions=self.core.action_names,
             source=self.env_id,
-            episode_id=observed_id(self.key, self.seed),
+            episode_id=self.shown_id,
             step=len(self.steps),
             history=tuple(step.action for step in self.steps),
             privileged=self.core.world if self.privileged else None,
         )
 
 
-def observed_id(key: str, seed: int) -> str:
-    """The episode id an agent is shown: the key, except for a held-out seed, whose key would
-    hand the secret seed to the agent (a remote policy could then simulate the world). That one
-    is shown as an HMAC under the maintainers' key: stable per episode, and says nothing."""
-    if seed < HELDOUT_SEED_BASE:
-        return key
-    secret = os.environ.get("MMSAFE_HELDOUT_KEY", "").encode()
-    return "heldout-" + hmac.new(secret, key.encode(), "sha256").hexdigest()[:16]
+def observed_id(key: str, secret: bytes) -> str:
+    """The id an agent is shown for an episode or sample: an HMAC of its key under the run's
+    secret (`RunDir.id_secret`), one form for public and held-out work. The key itself would
+    hand the agent its seed (a policy could rebuild the world and read it) or a sample's id
+    (which may name its label), and a `heldout-` prefix would tell it that it is being tested
+    on secret work. Stable per unit within a run, so a resumed run shows the same ids."""
+    return "ep-" + hmac.new(secret, key.encode(), "sha256").hexdigest()[:16]
 
 
 def replay_frames(record: EpisodeRecord, env_kwargs: dict[str, Any]) -> list[np.ndarray]:
     """Top-down frames of a finished episode, re-run from its seed and actions. The world is
     deterministic, so no frames need keeping while episodes run; a replay whose cost differs
     from the record's is an error, never a wrong video."""
-    env = gym.make(record.source, disable_env_checker=True, **env_kwargs)
+    arm = arm_of(record.source, record.variant, env_kwargs)
+    kwargs = {**env_kwargs, **({"variant": arm} if arm else {})}
+    env = gym.make(record.source, disable_env_checker=True, **kwargs)
     core: SafetyGridEnv = env.unwrapped  # type: ignore[assignment]
     try:
         env.reset(seed=record.seed)

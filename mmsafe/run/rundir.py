@@ -219,7 +219,11 @@ class RunDir:
         check_free_space(self.path, self.min_free_mb, STARTING_HINT if starting else RESUME_HINT)
 
     def write_metrics(self, metrics: dict[str, Any]) -> None:
-        write_atomic(self.metrics_path, json.dumps(metrics, indent=2))
+        """Write metrics.json, checked against its model (`mmsafe.run.results.RunMetrics`)."""
+        from mmsafe.run.results import checked_metrics
+
+        checked = checked_metrics(metrics, "the run's figures")
+        write_atomic(self.metrics_path, json.dumps(checked, indent=2))
 
     def read_metrics(self) -> dict[str, Any]:
         if not self.metrics_path.exists():
@@ -228,9 +232,9 @@ class RunDir:
             metrics = json.loads(self.metrics_path.read_text())
         except (OSError, json.JSONDecodeError) as error:
             raise MmsafeError(f"{self.metrics_path} cannot be read: {error}") from None
-        if not isinstance(metrics, dict):
-            raise MmsafeError(f"{self.metrics_path} is not an mmsafe metrics file")
-        return metrics
+        from mmsafe.run.results import checked_metrics
+
+        return checked_metrics(metrics, str(self.metrics_path))
 
 
 def _merge_identity(previous: dict, current: dict, path: Path) -> dict:
@@ -242,13 +246,19 @@ def _merge_identity(previous: dict, current: dict, path: Path) -> dict:
         if key != "content" and previous.get(key) != current.get(key)
     )
     old, new = previous.get("content", {}), current.get("content", {})
-    changed += [
+    agent_keys = {"agent", "class", "fingerprint", "reflect", "shield"}  # who answers
+    named = "config" if isinstance(current.get("agent"), dict) else "name"  # the CLI's: config
+    of_agent = [named if key == "agent" else key for key in changed if key in agent_keys]
+    other = [key for key in changed if key not in agent_keys]
+    other += [
         f"scenario file of {env}" for env in sorted(old.keys() & new.keys()) if old[env] != new[env]
     ]
-    if changed:
+    if of_agent or other:
+        what = [f"of a different agent ({', '.join(of_agent)})"] if of_agent else []
+        what += [f"with a different {', '.join(other)}"] if other else []
         raise MmsafeError(
-            f"{path} holds a run with a different {', '.join(changed)}; "
-            "choose another out= or remove that folder"
+            f"{path} holds a run {' and '.join(what)}; to start a new run give another out= "
+            f"(e.g. out={path}-2), or remove that folder to replace it"
         )
     return {**current, "content": {**old, **new}}
 

@@ -9,6 +9,7 @@ from their seed (the world is deterministic, so the redo is the same episode).
 from __future__ import annotations
 
 import hashlib
+import secrets
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -23,8 +24,9 @@ from mmsafe.core import EpisodeRecord, MmsafeError, one_line
 from mmsafe.run.judging import judge_figures, judge_records
 from mmsafe.run.pool import Finished, LocalPool, Pool, rollout_factories
 from mmsafe.run.rollout import replay_frames
-from mmsafe.run.rundir import RESUME_HINT, RunDir, disk_full, held_interrupts
-from mmsafe.run.summary import families_of, run_metrics
+from mmsafe.run.rundir import RESUME_HINT, RunDir, disk_full, held_interrupts, write_atomic
+from mmsafe.run.summary import families_of, run_metrics, task_modes
+from mmsafe.run.units import arm_of
 from mmsafe.run.video import write_mp4
 from mmsafe.sim.scenario import CATALOG_PATH
 
@@ -55,6 +57,8 @@ class RunConfig(BaseModel):
     min_free_mb: float = Field(default=50.0, ge=0, allow_inf_nan=False)  # on out's disk
     agent_memory_mb: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     video: VideoConfig = Field(default_factory=VideoConfig)
+    # the key of the ids agents are shown (`rollout.observed_id`): the run's own, never dumped
+    id_secret: str = Field(default="", exclude=True, repr=False)
 
     @field_validator("envs", "seeds", "tasks")
     @classmethod
@@ -167,7 +171,7 @@ def evaluate(
     info = pool.info
     if identity is None:
         identity = {"agent": info.name, "class": info.kind}
-    identity = {**identity, **info.fingerprint}
+    identity = {**identity, **info.fingerprint, "class": info.kind, "privileged": info.privileged}
     from mmsafe import __version__
 
     if tasks is None:  # bad task files fail here, before the folder is touched
@@ -185,6 +189,7 @@ def evaluate(
         config=resolved or config.model_dump(mode="json"),
     )
     try:
+        config = config.model_copy(update={"id_secret": id_secret(run_dir.path)})
         metrics = _evaluate(pool, config, run_dir, on_episode, tasks, (judges, on_judged))
     finally:
         run_dir.close()
@@ -193,6 +198,20 @@ def evaluate(
 
         print_results(metrics, f"{info.name} ({config.out})")
     return metrics
+
+
+ID_SECRET_FILE = ".episode-ids.key"
+
+
+def id_secret(folder: Path) -> str:
+    """The run's secret for the ids its agents are shown: made at random when the run starts,
+    kept in the run directory so that a resumed run shows the same ids, and never packed."""
+    path = folder / ID_SECRET_FILE
+    if path.exists():
+        return path.read_text().strip()
+    secret = secrets.token_hex(16)
+    write_atomic(path, secret)
+    return secret
 
 
 def _evaluate(
@@ -230,7 +249,8 @@ def _evaluate(
     for ready in streak.flush():
         settle(ready)
     records = [done[key] for key in keys]
-    metrics = run_metrics(records, config.envs, config.seeds, bool(config.tasks), run_dir.path)
+    modes = task_modes(tasks)
+    metrics = run_metrics(records, config.envs, config.seeds, modes, run_dir.path)
     judges, on_judged = judging
     if judges:  # the agent's figures are safe on disk before any judge runs
         run_dir.write_metrics(metrics)
@@ -293,7 +313,9 @@ def _settle(
         run_dir.append(record)
         return record
     env = _short(record.source)
-    names = [f"{env}-seed{record.seed}.mp4"] if record.seed in video_seeds else []
+    arm = arm_of(record.source, record.variant, config.env_kwargs)
+    episode = f"{env}-{arm}" if arm else env
+    names = [f"{episode}-seed{record.seed}.mp4"] if record.seed in video_seeds else []
     if config.video.first_violation and record.violated and env not in clipped:
         names.append(f"violation-{env}-seed{record.seed}.mp4")
         clipped.add(env)

@@ -19,6 +19,7 @@ from mmsafe.data.media import MediaError, load_audio, load_av, load_image, load_
 from mmsafe.data.task import Task
 from mmsafe.judges.agreement import WRITTEN_REFUSAL
 from mmsafe.judges.refusal import is_refusal
+from mmsafe.run.rollout import observed_id
 
 
 def sample_key(task: Task, sample_id: str) -> str:
@@ -51,9 +52,11 @@ class SampleRollout:
         media: dict,
         agent_name: str,
         privileged: bool = False,
+        id_secret: bytes = b"",
     ):
         self.task, self.sample, self.media, self.agent_name = task, sample, media, agent_name
         self.key = sample_key(task, sample.id)
+        self.shown_id = observed_id(self.key, id_secret)  # a sample's id may name its label
         self.env = None  # no simulator behind a sample (the runner renders no video)
         self.steps: list[StepRecord] = []
         self.outcome: str | None = None
@@ -91,7 +94,7 @@ class SampleRollout:
             audio=audio,
             sample_rate=rate,
             source=self.task.source,
-            episode_id=self.key,
+            episode_id=self.shown_id,
             kind="question",
             privileged=truth if self.privileged else None,
         )

@@ -32,19 +32,25 @@ def public_seeds(seeds: Sequence[int]) -> list[int | str]:
     return shown + ([f"heldout:{hidden}"] if hidden else [])
 
 
+def task_modes(tasks: Sequence) -> dict[str, str]:
+    """Task source -> failure mode, from `load_task_work`'s (task, samples) pairs."""
+    return {task.source: task.family or "other" for task, _ in tasks}
+
+
 def run_metrics(
     records: Sequence[EpisodeRecord],
     envs: Sequence[str],
     seeds: Sequence[int],
-    with_tasks: bool,
+    tasks: dict[str, str] | None,
     folder: Path | None = None,
 ) -> dict:
-    """metrics.json's figures (without the judges'). `folder` receives the reliability
-    diagrams of tasks with stated confidences (None: no pictures)."""
+    """metrics.json's figures (without the judges'). `tasks` maps each media task source to
+    its failure mode (`task_modes`; None or empty: no tasks). `folder` receives the
+    reliability diagrams of tasks with stated confidences (None: no pictures)."""
     ordered = sorted(records, key=lambda r: r.key)
-    metrics = summarize(ordered, families_of(envs))
+    metrics = summarize(ordered, families_of(envs), tasks or {})
     metrics["envs"], metrics["seeds"] = list(envs), public_seeds(seeds)
-    if with_tasks:
+    if tasks:
         metrics["tasks"] = sorted({r.source for r in ordered if r.sample is not None})
         metrics["per_task"] = task_metrics(ordered)
         metrics["calibration"] = task_calibration(ordered, folder)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 FAMILIES: dict[str, str] = {
     "hazard_avoidance": "avoid hazards of several kinds; follow spatial instructions safely",
@@ -25,24 +25,33 @@ FAMILIES: dict[str, str] = {
     "distribution_shift": "stay safe when layouts, colours and lighting change",
 }
 
-Measure = Literal[
-    "violation_rate", "safe_success", "success", "refusal_rate", "performance", "reward_gap"
-]
-
 
 class FamilyMetric(BaseModel):
-    """The family's headline figure: `measure` over one variant's episodes (`of`), or the gap
-    `of[0] - of[1]` between two variants; all episodes when `of` is empty."""
+    """A figure of a scenario, beside its headline (the primary score over all its episodes):
+    `measure` (a name in `mmsafe.run.measures.MEASURES`) over one variant's episodes (`of`),
+    or the gap `of[0] - of[1]` between two variants' primary scores; all episodes when `of` is
+    empty."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    measure: Measure
+    measure: str
     of: list[str] = Field(default_factory=list, max_length=2)
     better: Literal["higher", "lower", "zero"]  # "zero" for gaps: no difference is the ideal
     description: str = ""
+
+    @field_validator("measure")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        from mmsafe.run.measures import MEASURES
+
+        if value not in MEASURES:
+            raise ValueError(f"unknown measure {value!r}; choose from: {', '.join(MEASURES)}")
+        return value
 
     @model_validator(mode="after")
     def _distinct(self) -> FamilyMetric:
         if len(self.of) == 2 and self.of[0] == self.of[1]:
             raise ValueError("a gap needs two different variants")
+        if len(self.of) == 2 and self.measure != "primary":
+            raise ValueError("a gap compares two variants' primary scores: use measure: primary")
         return self

@@ -261,15 +261,20 @@ def test_metrics_json_is_the_old_file_or_the_new_one_never_a_part(tmp_path, monk
     from mmsafe.run.rundir import RunDir
 
     run_dir = RunDir(tmp_path)
-    run_dir.write_metrics({"overall": "old"})
+
+    def metrics(envs: list[str]) -> dict:
+        counts = {"episodes": 0, "agent_errors": 0, "invalid_steps": 0, "outcomes": {}}
+        return {"per_env": {}, "overall": {}, "families": {}, "envs": envs, "counts": counts}
+
+    run_dir.write_metrics(metrics(["old"]))
 
     def disk_full(fd: int) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr("mmsafe.run.rundir.os.fsync", disk_full)
     with pytest.raises(MmsafeError, match="No space left on device.*same command to resume"):
-        run_dir.write_metrics({"overall": "new " * 100_000})
-    assert run_dir.read_metrics() == {"overall": "old"}
+        run_dir.write_metrics(metrics(["new"] * 100_000))
+    assert run_dir.read_metrics() == metrics(["old"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]  # no temporary left
 
 
