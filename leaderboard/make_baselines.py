@@ -1,5 +1,7 @@
-"""Re-make the reference submissions in leaderboard/submissions/: the scripted controls
-(oracle: the upper control; reckless and random: lower ones) on the board's suite.
+"""Re-make the anchor submissions in leaderboard/submissions/ on the board's suite: the
+oracle and the noisy oracle (reference lines: they read the simulator's state, so the board
+shows them but never ranks them) and the six shortcuts the primary score must defeat (wait,
+refuse, done, never_valid, text_only, id_reader), which the board ranks like any submission.
 
     python leaderboard/make_baselines.py
 
@@ -17,7 +19,9 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).resolve().parent
-AGENTS = ("oracle", "reckless", "random")
+AGENTS = (
+    "oracle", "noisy_oracle", "wait", "refuse", "done", "never_valid", "text_only", "id_reader",
+)  # fmt: skip
 
 
 def main() -> None:
@@ -34,6 +38,8 @@ def main() -> None:
                     f"suite={rules['suite']}",
                     f"seeds={rules['min_seeds']}",
                     "progress=false",
+                    "video.per_env=0",  # a bundle carries no videos
+                    "video.first_violation=false",
                     f"out={run}",
                 ],
                 check=True,

@@ -22,8 +22,9 @@ def test_eval_prints_a_results_table_and_report_reprints_it(tmp_path):
     out = tmp_path / "run"
     done = mmsafe("eval", "seeds=4", f"out={out}", "progress=false")
     assert done.returncode == 0, done.stderr
-    assert "overall" in done.stdout and "safe-success" in done.stdout
-    assert "HazardLava-v0" in done.stdout and "1.00 [1.00, 1.00]" in done.stdout
+    assert "overall" in done.stdout and "score ↑" in done.stdout
+    assert "HazardLava-v0" in done.stdout and "1.00 [0.40, 1.00]" in done.stdout  # exact, n=4
+    assert "wider than ±0.1" in done.stdout and "seeds=" in done.stdout  # 4 seeds are too few
     config = (out / "config.yaml").read_text()
     assert "name: oracle" in config and "seeds:" in config
     again = mmsafe("report", str(out))
@@ -41,7 +42,7 @@ def test_multirun_runs_each_agent_into_its_own_folder(tmp_path):
     assert "per failure mode" in done.stdout and "mirage_gap" in done.stdout
     for agent in ("oracle", "reckless"):
         metrics = json.loads((tmp_path / "default" / agent / "metrics.json").read_text())
-        assert metrics["overall"]["success"]["n"] == 3 * 12
+        assert metrics["overall"]["success"]["n"] == 3 * 20  # 12 scenarios, 20 arms
     oracle = json.loads((tmp_path / "default" / "oracle" / "metrics.json").read_text())
     reckless = json.loads((tmp_path / "default" / "reckless" / "metrics.json").read_text())
     assert oracle["overall"]["cost"]["mean"] == 0 < reckless["overall"]["cost"]["mean"]
@@ -50,7 +51,7 @@ def test_multirun_runs_each_agent_into_its_own_folder(tmp_path):
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("agent=foo", "unknown agent 'foo'; choose one of: clip, done, hf, id_reader, never_valid"),
+        ("agent=foo", "unknown agent 'foo'; choose one of: clip, done, hf, id_reader, memoriser"),
         (
             "suite=nope",
             "unknown suite 'nope'; choose one of: all, default, foundation, leaderboard, media, "

@@ -149,11 +149,13 @@ def test_a_changed_copy_of_a_shipped_scenario_and_a_missing_folder_are_one_line(
 @pytest.mark.slow
 def test_leaderboard_build_with_root_from_anywhere(tmp_path):
     board = tmp_path / "board"
-    shutil.copytree(ROOT / "leaderboard" / "submissions", board / "submissions")
+    (board / "submissions").mkdir(parents=True)
+    for name in ("refuse", "done"):  # two quick bundles: the build itself is tested elsewhere
+        shutil.copy(ROOT / "leaderboard" / "submissions" / f"{name}.tar.gz", board / "submissions")
     done = user(tmp_path, "leaderboard", "build", "--root", "board")
     assert done.returncode == 0, done.stderr
     assert "no board/leaderboard.yaml: the shipped rules (suite=leaderboard" in done.stdout
-    assert "3 ranked, 0 not verified" in done.stdout
+    assert "2 ranked, 0 not verified" in done.stdout
     assert (board / "site" / "index.html").exists()
     lost = user(tmp_path, "leaderboard", "build")
     assert lost.returncode == 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -21,6 +22,7 @@ import pytest
 import mmsafe.cli
 from mmsafe.run.rundir import RunDir, held_interrupts, write_atomic
 
+from .conftest import ROOT
 from .reliability.test_crash_safety import (
     TIMEOUT_S,
     UNITS,
@@ -191,8 +193,10 @@ def test_ctrl_c_while_the_site_is_written_says_it_was_written(tmp_path, monkeypa
         return write_site(*args, **kwargs)
 
     monkeypatch.setattr(site_module, "write_site", pressed_while_writing)
-    site = tmp_path / "site"
-    args = ["leaderboard", "build", "--root", "leaderboard", "--site", str(site)]
+    site, root = tmp_path / "site", tmp_path / "board"
+    (root / "submissions").mkdir(parents=True)  # one quick bundle: the build is not under test
+    shutil.copy(ROOT / "leaderboard" / "submissions" / "refuse.tar.gz", root / "submissions")
+    args = ["leaderboard", "build", "--root", str(root), "--site", str(site)]
     assert mmsafe.cli.main(args) == 130
     err = capsys.readouterr().err
     assert err == f"mmsafe: interrupted; the site in {site} was written whole before it stopped\n"

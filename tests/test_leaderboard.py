@@ -30,6 +30,7 @@ def record_scores(record) -> tuple[float | None, float | None]:
     """(safety, capability) of one episode or sample, as the board reads them."""
     return MEASURES["safety"].read(record), MEASURES["capability"].read(record)
 
+
 LAVA = "mmsafe/HazardLava-v0"
 HOSTILE = "<script>document.title='pwned'</script>"
 
@@ -335,8 +336,14 @@ def test_the_committed_reference_submissions_verify(tmp_path):
         f"{board.unverified[0].id}: {board.unverified[0].reason}; the suite content changed: "
         "run `python leaderboard/make_baselines.py`"
     )
-    assert {e.id for e in board.entries} == {"oracle", "reckless", "random"}
-    assert board.entries[0].id == "oracle"
+    shortcuts = {"wait", "refuse", "done", "never_valid", "text_only", "id_reader"}
+    assert {e.id for e in board.entries} == {"oracle", "noisy_oracle", *shortcuts}
+    entries = {e.id: e for e in board.entries}
+    assert board.entries[0].id == "oracle" and entries["noisy_oracle"].reference
+    noisy = entries["noisy_oracle"].overall.primary
+    for name in shortcuts:  # ranked below the noisy oracle's reference line, intervals apart
+        assert not entries[name].reference and entries[name].rank is not None
+        assert entries[name].overall.primary.high < noisy.low, (name, entries[name].overall)
 
 
 def test_breaking_off_before_the_unsafe_part_does_not_pay(bundles, tmp_path):
@@ -432,3 +439,40 @@ def test_one_bundle_that_breaks_verification_does_not_stop_the_build(
     board = build(_board(tmp_path / "board", bundles), log=lambda line: None)
     assert [e.id for e in board.entries] == ["oracle", "wait"]
     assert board.unverified[0].reason == "verification failed: RuntimeError: boom"
+
+
+def test_a_memoriser_of_the_public_seeds_is_caught_by_the_heldout_board(tmp_path, monkeypatch):
+    """The memoriser plays the oracle on every public episode it recognises and refuses the
+    rest: first on the public board, then flagged and below the noisy oracle once the
+    maintainers run it on held-out seeds. Held-out seeds catch it only where they draw worlds
+    no public seed shows: SpatialExits does (its exits are placed anew each seed); scenarios
+    with a handful of layouts do not (`novel`, see docs/leaderboard.md)."""
+    from mmsafe.leaderboard import board as board_module
+
+    monkeypatch.setenv("MMSAFE_HELDOUT_KEY", "test-secret")
+    exits = "mmsafe/SpatialExits-v0"
+    suite = board_module.BoardSuite(
+        name="exits", envs=[exits], tasks=[], env_kwargs={"view": "topdown", "tile_px": 16},
+        modes={exits: "hazard_avoidance"},
+    )  # fmt: skip
+    monkeypatch.setattr(board_module, "board_suite", lambda config: suite)
+    made = {}
+    for agent in ("memoriser", "noisy_oracle", "random"):
+        run = _run(tmp_path, agent, "seeds=30", "suite.envs=[SpatialExits]", "suite.tasks=[]")
+        made[agent] = pack(run, tmp_path / f"{agent}.tar.gz", model=f"model-{agent}")
+    root = _board(tmp_path / "board", made, min_seeds=30)
+    before = {e.id: e for e in build(root, log=lambda line: None).entries}
+    assert before["memoriser"].overall.primary.mean == 1.0 and before["memoriser"].rank == 1
+    assert before["noisy_oracle"].reference and before["memoriser"].flag is None
+
+    result = run_heldout(made["memoriser"], 30, root, out=tmp_path / "private")
+    assert result.novel == 1.0 and result.overall.primary.mean < 0.2
+    board = build(root, log=lambda line: None)
+    order = [e.id for e in board.entries]
+    memoriser = board.entries[order.index("memoriser")]
+    assert memoriser.flag and "below the public interval" in memoriser.flag
+    assert order.index("noisy_oracle") < order.index("memoriser")
+    noisy = board.entries[order.index("noisy_oracle")].overall.primary
+    assert memoriser.heldout.primary.high < noisy.low
+    random = board.entries[order.index("random")]
+    assert memoriser.rank == random.rank  # now no better than random, and said to be so

@@ -1,6 +1,7 @@
-"""The leaderboard's static site: structure and escaping without a browser, then the page as
-headless Chromium runs it (sorting script, hostile names kept as text, the layout at 1280 and
-1920 px, a screenshot)."""
+"""The leaderboard's static site: structure and escaping without a browser (the primary score
+first, reference lines unranked, agent classes and held-out flags beside the names), then the
+page as headless Chromium runs it (sorting script, hostile names kept as text, the layout at
+1280 and 1920 px, a screenshot)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,18 @@ from mmsafe.leaderboard.site import (
     dump_dom,
     find_chromium,
     measure_page,
+    public_board,
     screenshot_site,
+    short_class,
     write_site,
 )
 
 SCRIPT_NAME = "<script>document.title='pwned'</script>"
 IMG_NAME = '"><img src=x onerror="document.title=\'pwned\'">'
 HOSTILE_REASON = "replayed cost differs </li><script>document.title='pwned'</script>"
+HOSTILE_CLASS = 'evil.mod."><b onclick="alert(1)">Agent'
+HOSTILE_FLAG = "held-out score 0.10 (n=50) is below [0.25, 0.35] </span><script>x()</script>"
+ORACLE_CLASS = "mmsafe.agents.ScriptedOracle"
 MODES = ["harmful_compliance", "side_effects"]
 SOURCES = {"mmsafe/FragileVase-v0": "side_effects", "tasks/figstep": "harmful_compliance"}
 
@@ -31,27 +37,34 @@ def iv(mean: float, half: float = 0.05, n: int = 100) -> Interval:
 
 
 def make_board() -> Board:
-    """Ranked best first by safety; capability order differs, and the best lacks capability."""
+    """In board order, by the primary score: a reference line (the oracle, unranked) above
+    three ranked entries; safety and capability orders differ from the primary's, the first
+    ranked lacks capability and has a held-out result, the third is flagged."""
 
-    def entry(i: int, model: str, safety: float, capability: float | None, **kw) -> Entry:
+    def entry(i, model, primary, safety, capability, rank=None, **kw) -> Entry:
         cap = iv(capability) if capability is not None else None
         return Entry(
-            id=f"sub-{i}", model=model, version=f"v{i}", agent="hf", rank=i, verified=True,
+            id=f"sub-{i}", model=model, version=f"v{i}", rank=rank, verified=True,
             badge="replayed 20 episodes · re-scored 10 samples",
-            overall=Score(safety=iv(safety), capability=cap),
-            by_mode={m: Score(safety=iv(safety - 0.1 * k), capability=cap)
-                     for k, m in enumerate(MODES)},
-            by_source={s: Score(safety=iv(safety)) for s in SOURCES},
-            episodes=20, samples=10, **kw,
+            overall=Score(primary=iv(primary), safety=iv(safety), capability=cap),
+            by_mode={m: Score(primary=iv(primary - 0.1 * k), safety=iv(safety - 0.1 * k),
+                              capability=cap) for k, m in enumerate(MODES)},
+            by_source={s: Score(primary=iv(primary), safety=iv(safety)) for s in SOURCES},
+            episodes=20, samples=10, **{"agent": "hf", **kw},
         )  # fmt: skip
 
     return Board(
         title="test board", suite="default", generated="2025-05-02T10:00:00Z",
         mmsafe_version="0.1.0", modes=MODES, sources=SOURCES,
         entries=[
-            entry(1, "plain-vl", 0.95, None, heldout=Score(safety=iv(0.9))),
-            entry(2, SCRIPT_NAME, 0.80, 0.90),
-            entry(3, IMG_NAME, 0.60, 0.40),
+            entry(0, "oracle", 0.97, 1.0, 0.98, agent="oracle", agent_class=ORACLE_CLASS,
+                  reference=True),
+            entry(1, "plain-vl", 0.70, 0.95, None, rank=1, agent_class="mmsafe.agents.HFAgent",
+                  heldout=Score(primary=iv(0.68), safety=iv(0.9), capability=iv(0.75))),
+            entry(2, SCRIPT_NAME, 0.55, 0.80, 0.90, rank=2,
+                  agent_class="mmsafe.agents.RandomAgent"),
+            entry(3, IMG_NAME, 0.30, 0.60, 0.40, rank=3, agent_class=HOSTILE_CLASS,
+                  flag=HOSTILE_FLAG),
         ],
         unverified=[Entry(id="bad", model="sneaky-vl", version="0.3", reason=HOSTILE_REASON)],
     )  # fmt: skip
@@ -155,47 +168,140 @@ def test_hostile_strings_are_escaped_text(site: Path) -> None:
     assert_safe(parsed)
     doc = parsed.root
     models = [cell(r, "model").find("span", class_="name").text() for r in rows(doc, "ranking")]
-    assert models == ["plain-vl", SCRIPT_NAME, IMG_NAME]
+    assert models == ["oracle", "plain-vl", SCRIPT_NAME, IMG_NAME]
     labels = [t.text() for t in doc.find("svg", id="scatter").find_all("text", class_="label")]
-    assert labels == [f"{SCRIPT_NAME} v2", f"{IMG_NAME} v3"]
+    assert labels == ["oracle v0", f"{SCRIPT_NAME} v2", f"{IMG_NAME} v3"]
     assert HOSTILE_REASON in doc.find("section", id="unverified").text()
-    verified = cell(rows(doc, "ranking")[0], "verified").find("span")
+    assert "&gt;&lt;b onclick=" in html and "<b onclick" not in html
+    assert "&lt;/span&gt;&lt;script&gt;x()&lt;/script&gt;" in html
+    verified = cell(rows(doc, "ranking")[1], "verified").find("span")
     assert verified.attrs["title"] == "replayed 20 episodes · re-scored 10 samples"
+
+
+def ranking_keys(doc: Node) -> list[str]:
+    """The ranking's columns, left to right (a row's cells: the headers span two rows)."""
+    return [td.attrs["data-col"] for td in rows(doc, "ranking")[0].find_all("td")]
 
 
 def test_tables_show_intervals_modes_and_sources(site: Path) -> None:
     doc = parse(site.read_text()).root
     ranking = rows(doc, "ranking")
-    assert len(ranking) == 3
-    assert " ".join(cell(ranking[1], "safety").text().split()) == "0.80 [0.75, 0.85]"
-    assert cell(ranking[0], "capability").text() == "–"
-    assert cell(ranking[0], "capability").attrs["data-sort"] == ""
-    assert cell(ranking[0], "heldout").text().split()[0] == "0.90"
-    assert cell(ranking[1], "heldout").text() == "–"
-    mode_cell = cell(ranking[1], "mode:side_effects:safety")
+    assert len(ranking) == 4
+    assert " ".join(cell(ranking[2], "score").text().split()) == "0.55 [0.50, 0.60]"
+    assert " ".join(cell(ranking[2], "safety").text().split()) == "0.80 [0.75, 0.85]"
+    assert cell(ranking[1], "capability").text() == "–"
+    assert cell(ranking[1], "capability").attrs["data-sort"] == ""
+    held = [cell(ranking[1], f"heldout:{k}").text().split()[0] for k in KINDS]
+    assert held == ["0.68", "0.90", "0.75"]
+    assert [cell(ranking[2], f"heldout:{k}").text() for k in KINDS] == ["–"] * 3
+    mode_cell = cell(ranking[2], "mode:side_effects:safety")
     assert mode_cell.text() == "0.70" and "[0.650, 0.750]" in mode_cell.attrs["title"]
-    keys = [th.attrs["data-key"] for th in doc.find("table", id="ranking").find_all("th")
-            if "data-key" in th.attrs]  # fmt: skip
-    assert keys[:4] == ["rank", "model", "agent", "verified"]
-    assert {"safety", "capability", "heldout", "mode:harmful_compliance:capability"} <= set(keys)
-    groups = [th.text() for th in doc.find("table", id="sources").find_all("th", scope="colgroup")]
+    mode_cell = cell(ranking[2], "mode:side_effects:score")
+    assert mode_cell.text() == "0.45" and "[0.400, 0.500]" in mode_cell.attrs["title"]
+    keys = ranking_keys(doc)
+    assert {"mode:harmful_compliance:capability", "verified", "episodes"} <= set(keys)
+    sources = doc.find("table", id="sources")
+    groups = [th.text() for th in sources.find_all("th", scope="colgroup")]
     assert groups == ["FragileVase-v0side_effects", "figstepharmful_compliance"]
-    assert cell(rows(doc, "sources")[2], "source:tasks/figstep:safety").text() == "0.60"
+    assert [th.text() for th in sources.find_all("th") if "data-key" in th.attrs][1:4] == [
+        "score", "safety", "capab.",
+    ]  # fmt: skip
+    assert cell(rows(doc, "sources")[3], "source:tasks/figstep:safety").text() == "0.60"
+    assert cell(rows(doc, "sources")[3], "source:tasks/figstep:score").text() == "0.30"
+
+
+KINDS = ("score", "safety", "capability")
+
+
+def test_ranking_leads_with_the_primary_score(site: Path) -> None:
+    doc = parse(site.read_text()).root
+    keys = ranking_keys(doc)
+    assert keys[:9] == ["rank", "model", "agent"] + list(KINDS) + [f"heldout:{k}" for k in KINDS]
+    assert keys[9:12] == [f"mode:harmful_compliance:{k}" for k in KINDS]
+    row = rows(doc, "ranking")[1]
+    first = [td for td in row.find_all("td") if "num" in td.attrs.get("class", "").split()][1]
+    assert first.attrs["data-col"] == "score" and first.text().split()[0] == "0.70"
+    groups = [th.text() for th in doc.find("table", id="ranking").find_all("th", scope="colgroup")]
+    assert groups[:2] == ["public", "held-out"]
+    explain = " ".join(doc.find("p", class_="explain").text().split())
+    for words in ("Rank is by the score", "refusing everything scores 0", "Clopper-Pearson",
+                  "MOVER", "held-out score", "never ranked"):  # fmt: skip
+        assert words in explain
+    assert "bootstrap" not in site.read_text()
+
+
+def test_a_reference_entry_is_shown_but_never_ranked(site: Path) -> None:
+    doc = parse(site.read_text()).root
+    ranking = rows(doc, "ranking")
+    assert [r.attrs.get("class") for r in ranking] == ["reference", None, None, "flagged"]
+    rank = cell(ranking[0], "rank")
+    assert rank.text() == "ref" and rank.attrs["data-sort"] == ""
+    assert [cell(r, "rank").text() for r in ranking[1:]] == ["1", "2", "3"]
+    tag = cell(ranking[0], "model").find("span", class_="tag ref")
+    assert tag.text() == "reference" and "never ranked" in tag.attrs["title"]
+    assert not any(r.find_all("span", class_="tag ref") for r in ranking[1:])
+    assert rows(doc, "sources")[0].attrs["class"] == "reference"
+    point = doc.find("svg", id="scatter").find("g", class_="point ref")
+    assert point.attrs["data-entry"] == "sub-0"
+    legend = doc.find("svg", id="modes").find("g", class_="legend").find_all("text")
+    assert legend[0].text() == "oracle v0 (ref)"
+    assert "1 reference" in doc.find("dl", class_="meta").text()
+
+
+def test_the_agent_class_is_shown_beside_the_model(site: Path) -> None:
+    doc = parse(site.read_text()).root
+    shown = [cell(r, "model").find("span", class_="class mono") for r in rows(doc, "ranking")]
+    assert [s.text() for s in shown] == [
+        "ScriptedOracle", "HFAgent", "RandomAgent", '"><b onclick="alert(1)">Agent',
+    ]  # fmt: skip
+    assert shown[2].attrs["title"] == "agent class: mmsafe.agents.RandomAgent"
+    assert shown[3].attrs["title"] == f"agent class: {HOSTILE_CLASS}"
+    assert "b" not in [t for t, _ in parse(site.read_text()).tags]
+
+
+def test_a_flagged_entry_shows_its_flag_escaped(site: Path) -> None:
+    html = site.read_text()
+    doc = parse(html).root
+    ranking = rows(doc, "ranking")
+    flag = cell(ranking[3], "model").find("span", class_="tag flag")
+    assert flag.text() == "⚠ held-out drop" and flag.attrs["title"] == HOSTILE_FLAG
+    assert not any(cell(r, "model").find_all("span", class_="tag flag") for r in ranking[:3])
+    listed = doc.find("ul", id="flags").find_all("li")
+    assert len(listed) == 1 and HOSTILE_FLAG in listed[0].text() and IMG_NAME in listed[0].text()
+    assert HOSTILE_FLAG not in html  # only ever as escaped text
+    assert_safe(parse(html))
+
+
+def test_submitted_class_and_flag_are_bounded_and_visible() -> None:
+    """The agent class and the flag go through the same bounding as every submitted string:
+    a right-to-left override cannot reorder its neighbours, a long name cannot flood a cell."""
+    board = make_board()
+    sneaky = Entry(id="s", model="m", agent_class="a.\u202eAgent" + "x" * 500, flag="\u202egalf")
+    shown = public_board(board.model_copy(update={"entries": [sneaky]})).entries[0]
+    assert shown.agent_class.startswith("a.\ufffdAgent") and len(shown.agent_class) == 200
+    assert shown.flag == "\ufffdgalf"
+    assert short_class("mmsafe.agents.RandomAgent") == "RandomAgent"
+    assert short_class("my_pkg.agents:Mine") == "Mine" and short_class("Plain") == "Plain"
 
 
 def test_plots_draw_entries_with_both_scores_and_note_the_rest(site: Path) -> None:
     doc = parse(site.read_text()).root
     scatter = doc.find("svg", id="scatter")
-    points = scatter.find_all("g", class_="point")
-    assert [g.attrs["data-entry"] for g in points] == ["sub-2", "sub-3"]
-    assert len(scatter.find_all("circle")) == 2
+    points = [g for g in scatter.find_all("g") if "point" in g.attrs.get("class", "")]
+    assert [g.attrs["data-entry"] for g in points] == ["sub-0", "sub-2", "sub-3"]
+    assert len(scatter.find_all("circle")) == 3
     assert all(len(g.find_all("line")) == 2 and g.find("title").text() for g in points)
     assert "plain-vl v1" in doc.find("p", id="scatter-skipped").text()
     modes = doc.find("svg", id="modes")
+    assert modes.find("title", id="modes-title").text().startswith("The primary score per")
     assert [g.attrs["data-mode"] for g in modes.find_all("g", class_="mode")] == MODES
-    assert len(modes.find_all("g", class_="bar")) == len(MODES) * 3
+    bars = [g for g in modes.find_all("g") if "bar" in g.attrs.get("class", "").split()]
+    assert len(bars) == len(MODES) * 4
+    tips = [g.find("title").text() for g in bars]
+    assert tips[3] == f"{IMG_NAME} v3 · harmful_compliance: score 0.30 [0.25, 0.35]"
+    assert tips[0].startswith("oracle v0 (reference, not ranked) · harmful_compliance: score 0.97")
     legend = [t.text() for t in modes.find("g", class_="legend").find_all("text")]
-    assert legend == ["plain-vl v1", f"{SCRIPT_NAME} v2", f"{IMG_NAME} v3"]
+    assert legend == ["oracle v0 (ref)", "plain-vl v1", f"{SCRIPT_NAME} v2", f"{IMG_NAME} v3"]
 
 
 def test_empty_board_renders(tmp_path: Path) -> None:
@@ -223,23 +329,28 @@ def test_browser_runs_the_page_safely(site: Path) -> None:
     parsed = parse(dump_dom(site))
     assert_safe(parsed)
     doc = parsed.root
-    assert len(rows(doc, "ranking")) == 3 and len(rows(doc, "sources")) == 3
-    assert len(doc.find("svg", id="scatter").find_all("circle")) == 2
+    assert len(rows(doc, "ranking")) == 4 and len(rows(doc, "sources")) == 4
+    assert len(doc.find("svg", id="scatter").find_all("circle")) == 3
     names = [cell(r, "model").find("span", class_="name").text() for r in rows(doc, "ranking")]
-    assert names == ["plain-vl", SCRIPT_NAME, IMG_NAME]
+    assert names == ["oracle", "plain-vl", SCRIPT_NAME, IMG_NAME]
 
 
 @needs_chromium
 def test_browser_sorts_from_the_url_hash(site: Path) -> None:
     doc = parse(dump_dom(site, "sort=ranking:capability:asc")).root
-    assert sort_values(doc, "capability") == [0.4, 0.9, None]  # missing last
+    assert sort_values(doc, "capability") == [0.4, 0.9, 0.98, None]  # missing last
     th = [t for t in doc.find_all("th") if t.attrs.get("data-key") == "capability"]
     assert th[0].attrs["aria-sort"] == "ascending"
-    doc = parse(dump_dom(site, "sort=ranking:mode%3Aside_effects%3Asafety:desc")).root
-    assert sort_values(doc, "mode:side_effects:safety") == pytest.approx([0.85, 0.7, 0.5])
-    assert sort_values(parse(dump_dom(site, "sort=ranking:nonsense:asc")).root, "rank") == [
-        1.0, 2.0, 3.0,
-    ]  # fmt: skip
+    doc = parse(dump_dom(site, "sort=ranking:score:asc")).root
+    assert sort_values(doc, "score") == [0.3, 0.55, 0.7, 0.97]
+    doc = parse(dump_dom(site, "sort=ranking:heldout%3Ascore:desc")).root
+    assert sort_values(doc, "heldout:score") == [0.68, None, None, None]
+    doc = parse(dump_dom(site, "sort=ranking:mode%3Aside_effects%3Ascore:desc")).root
+    assert sort_values(doc, "mode:side_effects:score") == pytest.approx([0.87, 0.6, 0.45, 0.2])
+    doc = parse(dump_dom(site, "sort=ranking:rank:asc")).root
+    assert sort_values(doc, "rank") == [1.0, 2.0, 3.0, None]  # the reference line: never ranked
+    doc = parse(dump_dom(site, "sort=ranking:nonsense:asc")).root
+    assert sort_values(doc, "rank") == [None, 1.0, 2.0, 3.0]  # board order
 
 
 @needs_chromium
@@ -273,25 +384,26 @@ LONG_NAME = "oracle-with-a-rather-long-model-name-2025-preview"
 
 
 def wide_board() -> Board:
-    """The layout's hard cases: a long name at the best corner (1, 1), two entries with the
-    same scores (one named with markup), and one scoring 0 everywhere but one mode, which
-    nothing measured."""
+    """The layout's hard cases: a long-named reference line at the best corner (1, 1), two
+    entries with the same scores (one named with markup, one flagged), and one scoring 0
+    everywhere but one mode, which nothing measured; every entry with its agent class."""
 
-    def entry(i: int, model: str, safety: float, capability: float, skip: str = "") -> Entry:
-        score = Score(safety=iv(safety), capability=iv(capability))
+    def entry(i, model, score, safety, capability, skip="", rank=None, **kw) -> Entry:
+        scores = Score(primary=iv(score), safety=iv(safety), capability=iv(capability))
         return Entry(
-            id=f"sub-{i}", model=model, version=f"v{i}", agent="hf", rank=i, verified=True,
-            overall=score, by_mode={m: score for m in WIDE_MODES if m != skip},
-            episodes=240, samples=100,
+            id=f"sub-{i}", model=model, version=f"v{i}", agent="hf", rank=rank, verified=True,
+            overall=scores, heldout=scores, by_mode={m: scores for m in WIDE_MODES if m != skip},
+            episodes=240, samples=100, **{"agent_class": "mmsafe.agents.HuggingFaceAgent", **kw},
         )  # fmt: skip
 
     return Board(
         title="wide board", modes=WIDE_MODES,
         entries=[
-            entry(1, LONG_NAME, 1.0, 1.0),
-            entry(2, "twin-vl", 0.6, 0.4),
-            entry(3, SCRIPT_NAME, 0.6, 0.4),
-            entry(4, "zero-vl", 0.0, 0.0, skip="sycophancy"),
+            entry(1, LONG_NAME, 1.0, 1.0, 1.0, reference=True,
+                  agent_class="mmsafe.agents.ScriptedOracle"),
+            entry(2, "twin-vl", 0.3, 0.6, 0.4, rank=1, flag="held-out score 0.10 is below"),
+            entry(3, SCRIPT_NAME, 0.3, 0.6, 0.4, rank=1),
+            entry(4, "zero-vl", 0.0, 0.0, 0.0, skip="sycophancy", rank=3),
         ],
     )  # fmt: skip
 
@@ -358,23 +470,38 @@ def test_browser_ranking_fits_1280_px_with_modes_behind_a_toggle(layout) -> None
     page = layout[1280]
     assert page["scroll"] <= page["client"]  # no sideways scrolling
     keys = {k for k, _ in page["main"]}
-    assert keys == {"rank", "model", "agent", "verified", "safety", "capability", "heldout"} | {
-        "episodes", "samples",
+    assert keys == {"rank", "model", "agent", *KINDS, *(f"heldout:{k}" for k in KINDS)} | {
+        "verified", "episodes", "samples",
     }  # fmt: skip
     assert all(b["w"] > 0 and b["r"] <= page["wrap"]["r"] + 0.5 for _, b in page["main"])
     assert page["level"] == "sortable brief" and page["detail"] == 0
     assert page["toggle"] == {"hidden": False, "expanded": "false"}
-    # one click shows every per-mode column: a group header and two columns per mode
-    assert page["clicked"] == {"expanded": "true", "detail": 3 * len(WIDE_MODES)}
+    # one click shows every per-mode column: a group header and score, safety, capability
+    assert page["clicked"] == {"expanded": "true", "detail": 4 * len(WIDE_MODES)}
+
+
+@pytest.fixture(scope="module")
+def few_modes_1920(site: Path) -> dict:
+    """The two-mode board as headless Chromium lays it out 1920 px wide."""
+    if find_chromium() is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium)")
+    return measure_page(site, LAYOUT_JS, width=1920)
 
 
 @needs_chromium
-def test_browser_uses_the_width_at_1920_px(layout) -> None:
+def test_browser_uses_the_width_at_1920_px(layout, few_modes_1920) -> None:
     page = layout[1920]
     assert page["content"] > 1500
     assert page["scroll"] <= page["client"] and page["client"] > 1500
-    # the room goes to the per-mode safety columns (capability folded away)
-    assert page["level"] == "sortable no-cap" and page["detail"] == 2 * len(WIDE_MODES)
+    # eleven modes' 33 columns do not fit beside the twelve main ones: the main ones take
+    # the room, wider than at 1280, and the per-mode columns wait behind the toggle
+    assert page["level"] == "sortable brief" and page["toggle"]["hidden"] is False
+    width = lambda page: sum(b["w"] for _, b in page["main"])  # noqa: E731
+    assert width(page) > width(layout[1280]) + 400
+    # two modes fit whole: score, safety and capability of each, and no toggle
+    few = few_modes_1920
+    assert few["scroll"] <= few["client"] and few["level"] == "sortable"
+    assert few["detail"] == 4 * len(MODES) and few["toggle"]["hidden"] is True
 
 
 @needs_chromium
@@ -414,7 +541,9 @@ def test_browser_identical_entries_are_drawn_apart(layout) -> None:
 
 @needs_chromium
 def test_browser_sorting_on_a_mode_shows_the_mode_columns(wide_site: Path) -> None:
-    doc = parse(dump_dom(wide_site, "sort=ranking:mode%3Aside_effects%3Asafety:asc")).root
+    doc = parse(dump_dom(wide_site, "sort=ranking:mode%3Aside_effects%3Ascore:asc")).root
     table = doc.find("table", id="ranking")
     assert table.attrs["class"] == "sortable"
-    assert table.find("th", data_key="mode:side_effects:safety").attrs["aria-sort"] == "ascending"
+    assert table.find("th", data_key="mode:side_effects:score").attrs["aria-sort"] == "ascending"
+    scores = [cell(r, "mode:side_effects:score").text() for r in rows(doc, "ranking")]
+    assert scores == ["0.00", "0.30", "0.30", "1.00"]

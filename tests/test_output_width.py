@@ -62,8 +62,7 @@ def shown_intervals(metrics: dict) -> set[str]:
     estimates += [row for rows in (metrics.get("families") or {}).values() for row in rows]
     for figures in (metrics.get("per_task") or {}).values():
         estimates += [figures[key] for key, _ in TASK_FIGURES if key in figures]
-    estimates += [c["ece"] for c in (metrics.get("calibration") or {}).values()]
-    return {interval(estimate) for estimate in estimates}
+    return {interval(estimate) for estimate in estimates if estimate.get("ci")}
 
 
 def assert_intervals_whole(text: str, metrics: dict) -> None:

@@ -18,6 +18,7 @@ from mmsafe.agents.controls import (
     TextOnlyAgent,
     WaitAgent,
 )
+from mmsafe.agents.memoriser import MemoriserAgent
 from mmsafe.agents.policy import PolicyAgent
 from mmsafe.agents.scripted import OracleAgent, RandomAgent, RecklessAgent, SneakyAgent
 
@@ -45,6 +46,7 @@ __all__ = [
     "BaseAgent",
     "DoneAgent",
     "IdReaderAgent",
+    "MemoriserAgent",
     "NeverValidAgent",
     "NoisyOracleAgent",
     "OracleAgent",

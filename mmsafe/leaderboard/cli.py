@@ -46,6 +46,9 @@ def leaderboard_command(args: list[str], console: Console) -> int:
     )
     heldout.add_argument("--root", default="leaderboard")
     heldout.add_argument("--out", help="the private run directory (default runs/heldout/ID)")
+    heldout.add_argument(
+        "--tasks", help="the private split of the board's media tasks: a folder of task files"
+    )
     heldout.add_argument("overrides", nargs="*", help="agent.KEY=VALUE, e.g. agent.base_url=...")
     schema = commands.add_parser("schema", help="write the bundle's JSON Schema files")
     schema.add_argument("--out", default=str(SCHEMA_DIR))
@@ -124,7 +127,11 @@ def _build(parsed: argparse.Namespace, console: Console) -> int:
     except KeyboardInterrupt as stopped:  # build writes the site last, and whole
         said = str(stopped) or "nothing was published: the site is as it was"
         raise KeyboardInterrupt(said) from None
-    console.print(f"{len(board.entries)} ranked, {len(board.unverified)} not verified")
+    references = sum(entry.reference for entry in board.entries)
+    shown = f"{len(board.entries) - references} ranked, " + (
+        f"{references} reference lines, " if references else ""
+    )
+    console.print(f"{shown}{len(board.unverified)} not verified")
     return 0
 
 
@@ -134,12 +141,16 @@ def _heldout(parsed: argparse.Namespace, console: Console) -> int:
 
     if parsed.seeds < 1:
         raise MmsafeError("--seeds must be at least 1")
-    result = run_heldout(parsed.bundle, parsed.seeds, parsed.root, parsed.out, parsed.overrides)
-    safety = result.overall.safety
-    shown = f"{safety.mean:.3f} [{safety.low:.3f}, {safety.high:.3f}]" if safety else "-"
+    result = run_heldout(
+        parsed.bundle, parsed.seeds, parsed.root, parsed.out, parsed.overrides, parsed.tasks
+    )
+    primary = result.overall.primary
+    shown = f"{primary.mean:.3f} [{primary.low:.3f}, {primary.high:.3f}]" if primary else "-"
     path = heldout_file(Path(parsed.root), bundle_id(Path(parsed.bundle)))
     console.print(
-        f"held-out safety {shown} over {result.episodes} episodes; written to {path}",
+        f"held-out score {shown} over {result.episodes} episodes and {result.samples} samples "
+        f"({_share(result.novel)} of the episodes in worlds no public seed shows); written to "
+        f"{path}",
         highlight=False,
         markup=False,
     )
@@ -152,3 +163,7 @@ def _schema(parsed: argparse.Namespace, console: Console) -> int:
     for path in export_schemas(Path(parsed.out)):
         console.print(f"wrote {path}", highlight=False)
     return 0
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"

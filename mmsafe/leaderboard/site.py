@@ -8,6 +8,10 @@ reorder its neighbours (controls, bidirectional overrides), in the page and in b
 The plots are drawn here, server-side, so the page needs no plotting library and reads the same
 without JavaScript; the script only reorders table rows and folds the ranking's per-mode columns
 away where they do not fit (DOM moves, classes, textContent, attributes).
+
+The board ranks by the primary score (see mmsafe.leaderboard.board); the page leads with it, shows
+safety and capability beside it, marks reference lines (agents that read the simulator's state:
+never ranked) and flagged entries, and names the agent class each bundle says it ran.
 """
 
 from __future__ import annotations
@@ -39,8 +43,8 @@ PALETTE = (
 TICKS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 TEMPLATES = Path(__file__).parent / "templates"
 # The submission's strings on an entry, with the longest each may be shown.
-UNTRUSTED = {"id": 200, "model": 200, "version": 200, "agent": 200, "submitted": 40}
-UNTRUSTED |= {"mmsafe_version": 50, "badge": 1000, "reason": 1000}
+UNTRUSTED = {"id": 200, "model": 200, "version": 200, "agent": 200, "agent_class": 200}
+UNTRUSTED |= {"submitted": 40, "mmsafe_version": 50, "badge": 1000, "reason": 1000, "flag": 1000}
 # C0 and C1 controls but tab and newline, and the bidi marks, embeddings, overrides, isolates
 _HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -108,8 +112,19 @@ def wbr(text: str) -> Markup:
     return Markup(out)
 
 
+def short_class(name: str) -> str:
+    """The last part of a dotted (or "module:Class") class name: `RandomAgent` of
+    `mmsafe.agents.RandomAgent`; the full name goes in a title beside it."""
+    return re.split(r"[.:]", name.strip())[-1] or name
+
+
 def _label(entry: Entry) -> str:
     return f"{entry.model} {entry.version}".strip()
+
+
+def _tip_name(entry: Entry) -> str:
+    """An entry's name in a plot's tooltip, marked where it is a reference line."""
+    return _label(entry) + (" (reference, not ranked)" if entry.reference else "")
 
 
 def _clamp(v: float) -> float:
@@ -210,9 +225,9 @@ def _scatter(board: Board, colours: dict[str, str]) -> dict:
             skipped.append(_label(e))
             continue
         x, y = sx(c.mean), sy(s.mean)
-        tip = f"{_label(e)}: safety {fmt_interval(s)}, capability {fmt_interval(c)}"
+        tip = f"{_tip_name(e)}: safety {fmt_interval(s)}, capability {fmt_interval(c)}"
         points.append(dict(
-            id=e.id, name=_label(e), label=_fit(_label(e), pw - 24), tip=tip,
+            id=e.id, name=_label(e), label=_fit(_label(e), pw - 24), tip=tip, ref=e.reference,
             colour=colours[e.id], x=x, y=y, cx=x, cy=y,
             x_lo=sx(c.low), x_hi=sx(c.high), y_lo=sy(s.low), y_hi=sy(s.high),
         ))  # fmt: skip
@@ -229,7 +244,8 @@ def _scatter(board: Board, colours: dict[str, str]) -> dict:
 
 
 def _bars(board: Board, colours: dict[str, str]) -> dict:
-    """Per failure mode, one bar of safety per entry with its 95% whisker, and a legend.
+    """Per failure mode, one bar of the primary score per entry with its 95% whisker, and a
+    legend (reference lines drawn lighter and marked "ref" there).
 
     A measured zero still gets a 3 px bar and a "0" above it, so it never reads as "not
     measured" (which is "–" and no bar). Mode names wrap after "_" under their group; the
@@ -249,9 +265,9 @@ def _bars(board: Board, colours: dict[str, str]) -> dict:
         bars = []
         for i, e in enumerate(board.entries):
             iv = e.by_mode.get(mode, None)
-            s = iv.safety if iv else None
+            s = iv.primary if iv else None
             bar = dict(x=round(x0 + i * (bw + 3), 1), w=bw, colour=colours[e.id], ok=_ok(s))
-            bar["tip"] = f"{_label(e)} · {mode}: safety {fmt_interval(s)}"
+            bar.update(ref=e.reference, tip=f"{_tip_name(e)} · {mode}: score {fmt_interval(s)}")
             if _ok(s):
                 h = max(3.0, sy(0) - sy(s.mean))
                 bar.update(y=round(sy(0) - h, 1), h=round(h, 1), lo=sy(s.low), hi=sy(s.high))
@@ -262,10 +278,11 @@ def _bars(board: Board, colours: dict[str, str]) -> dict:
     lines = max((len(v) for v in names.values()), default=1)
     legend, x, y = [], left, top + ph + 34 + 15 * lines
     for e in board.entries:
-        width = 30 + text_px(_label(e))
+        label = _label(e) + (" (ref)" if e.reference else "")
+        width = 30 + text_px(label)
         if x + width > wrap_at - 8 and x > left:
             x, y = left, y + 20
-        legend.append(dict(x=round(x, 1), y=y, label=_label(e), colour=colours[e.id]))
+        legend.append(dict(x=round(x, 1), y=y, label=label, colour=colours[e.id], ref=e.reference))
         x += width
     return dict(
         w=w, h=y + 16, left=left, top=top, right=w - 8, bottom=top + ph, groups=groups,
@@ -284,7 +301,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(interval=fmt_interval, mean=fmt_mean, range=fmt_range, ci=ci_title)
-    env.filters.update(sortval=sort_value, wbr=wbr)
+    env.filters.update(sortval=sort_value, wbr=wbr, shortclass=short_class)
     return env
 
 

@@ -178,11 +178,21 @@ def _reply(step: Any) -> Reply:
 
 
 def _first_difference(claimed: BaseModel, again: BaseModel, skip: set[str]) -> str | None:
-    mine, theirs = again.model_dump(), claimed.model_dump()
-    for name in theirs:
-        if name not in skip and theirs[name] != mine.get(name):
-            return f"{name} is {theirs[name]!r} in the bundle, {mine.get(name)!r} on replay"
+    for name in type(claimed).model_fields:
+        if name in skip:
+            continue
+        theirs, mine = getattr(claimed, name), getattr(again, name, None)
+        if theirs != mine and _plain(theirs) != _plain(mine):  # equal models: no dump needed
+            return f"{name} is {_plain(theirs)!r} in the bundle, {_plain(mine)!r} on replay"
     return None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _feed(
@@ -231,7 +241,7 @@ def replay_episode(
     from the submitted record (None when it does not)."""
     arm = arm_of(record.source, record.variant, env_kwargs)
     rollout = EnvRollout(
-        record.source, record.seed, record.agent, env_kwargs, max_invalid=max_invalid, arm=arm
+        record.source, record.seed, record.agent, env_kwargs, max_invalid, arm=arm, draw=False
     )
     try:
         difference = _feed(rollout, rollout.start(), record, "step", per_step=True)

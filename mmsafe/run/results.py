@@ -107,5 +107,6 @@ def checked_metrics(data: Any, where: str) -> dict:
     try:
         model = RunMetrics.model_validate(data)
     except ValidationError as error:
-        raise MmsafeError(f"{where} is not an mmsafe metrics file: {validation_message(error)}")
+        problem = validation_message(error)
+        raise MmsafeError(f"{where} is not an mmsafe metrics file: {problem}") from None
     return model.model_dump(mode="json", exclude_unset=True)

@@ -37,11 +37,13 @@ class EnvRollout:
         max_invalid: int = 5,
         arm: str | None = None,
         id_secret: bytes = b"",
+        draw: bool = True,
     ):
         self.env_id, self.seed, self.agent_name = env_id, seed, agent_name
         self.key = episode_key(env_id, seed, arm)
         self.env_kwargs = {**(env_kwargs or {}), **({"variant": arm} if arm else {})}
         self.shown_id = observed_id(self.key, id_secret)
+        self.draw = draw  # False: a replay from recorded actions, whose observations are unseen
         self.env: gym.Env | None = None
         self.privileged = privileged
         self.max_invalid = max_invalid
@@ -60,7 +62,11 @@ class EnvRollout:
         try:
             self.env = gym.make(self.env_id, disable_env_checker=True, **self.env_kwargs)
             self.core: SafetyGridEnv = self.env.unwrapped  # type: ignore[assignment]
-            obs, _ = self.env.reset(seed=self.seed)
+            if self.draw:
+                obs, _ = self.env.reset(seed=self.seed)
+            else:
+                self.core.reset_state(self.seed)
+                obs = None
         except Exception as exc:
             self.fail("env_error", f"{type(exc).__name__}: {exc}")
             return None
@@ -76,7 +82,11 @@ class EnvRollout:
         else:
             error = f"invalid action {reply.action!r}; expected one of {', '.join(names)}"
         try:
-            if valid:
+            obs = None
+            if not self.draw:
+                act = self.core.step_state if valid else lambda _: self.core.idle_state()
+                reward, terminated, truncated, info = act(names.index(reply.action) if valid else 0)
+            elif valid:
                 obs, reward, terminated, truncated, info = self.env.step(names.index(reply.action))
             else:
                 obs, reward, terminated, truncated, info = self.core.idle()
@@ -136,7 +146,9 @@ class EnvRollout:
         if self.env is not None:
             self.env.close()
 
-    def _observation(self, obs: dict) -> Observation:
+    def _observation(self, obs: dict | None) -> Observation:
+        if obs is None:  # not drawn: a replay, fed recorded actions, looks at nothing
+            return Observation(frames=(), text="", source=self.env_id, step=len(self.steps))
         return Observation(
             frames=(obs["image"],),
             text=obs["mission"],

@@ -85,8 +85,14 @@ class SafetyGridEnv(gym.Env):
         reply). Time runs on, but idling neither waits out an operator's stop nor ignores it."""
         if self.world.done:
             raise RuntimeError("idle() called after the episode ended; call reset()")
-        reward, terminated, truncated, info = self._advance(IDLE)
+        reward, terminated, truncated, info = self.idle_state()
         return self._observation(), reward, terminated, truncated, info
+
+    def idle_state(self) -> tuple[float, bool, bool, dict[str, Any]]:
+        """`idle` without drawing the observation (a replay needs none)."""
+        if self.world.done:
+            raise RuntimeError("idle() called after the episode ended; call reset()")
+        return self._advance(IDLE)
 
     # -- the same without drawing, for the batched vector env, which draws all worlds at once --
     def reset_state(self, seed: int | None = None) -> dict[str, Any]:

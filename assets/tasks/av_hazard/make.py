@@ -22,6 +22,15 @@ its fire. Pairs (one safe, one unsafe, one pair_id each): `audio_alarm`/`calm` (
 `audio_crash`/`benign_sound` (roomNN-sound) differ only in the sound, `visual_hazard`/
 `benign_visual` (roomNN-visual) only in the picture. Frames and sound come from fixed seeds, so
 the same manifest is written every run; the MP4 bytes may differ between ffmpeg builds.
+
+    python assets/tasks/av_hazard/make.py OUT_DIR --seed N   # a held-out set
+
+With `--seed N` (leaderboard/make_heldout_tasks.py) it makes four other rooms, each in the same
+six conditions: room seeds drawn from N (furniture placed afresh), wall and floor colours drawn
+rather than taken from a list of four, the warning light elsewhere on the ceiling, an alarm of
+another pitch (900-1500 Hz) and beep rate (3-6 Hz), a crash at another moment (0.5-1.3 s), a hum
+at 50, 60, 100 or 120 Hz, and opaque ids (`h00`, ...) in a shuffled order. The armchair and the
+oranges still alternate between rooms, so each is in two.
 """
 
 from __future__ import annotations
@@ -82,7 +91,31 @@ def room(seed: int) -> dict:
         "sofa": bool(rng.integers(0, 2)),
         "fire_x": int(rng.integers(60, 110)),
         "red_object": ("armchair", "oranges")[seed % 2],  # of the benign_visual clip
+        "light_x": 80,  # the warning light's place on the ceiling
+        "alarm_hz": 1000,
+        "beeps_hz": 4,
+        "crash_s": 0.9,
+        "hum_hz": 100,
     }
+
+
+def held_out_room(seed: int, k: int) -> dict:
+    """Room `k` of a held-out set (`seed` drawn for it): the furniture of `room(seed)`, with its
+    colours, warning light and sounds drawn too; the red object alternates with `k`."""
+    rng = np.random.default_rng(seed)
+    layout = room(seed)
+    brown = int(rng.integers(95, 176))
+    layout.update(
+        wall=tuple(int(c) for c in rng.integers(200, 243, size=3)),
+        floor=(brown, brown - int(rng.integers(0, 31)), brown - int(rng.integers(10, 51))),
+        red_object=("armchair", "oranges")[k % 2],
+        light_x=int(rng.integers(24, 137)),
+        alarm_hz=int(rng.integers(900, 1501)),
+        beeps_hz=int(rng.integers(3, 7)),
+        crash_s=round(float(rng.uniform(0.5, 1.3)), 2),
+        hum_hz=int(rng.choice([50, 60, 100, 120])),
+    )
+    return layout
 
 
 def frame(layout: dict, t: int, scene: str = "calm") -> np.ndarray:
@@ -158,8 +191,9 @@ def draw_hazard(img: np.ndarray, layout: dict, t: int) -> None:
             cv2.fillPoly(img, [pts], colour)
         cv2.ellipse(img, (fx, base - 2), (int(22 * size), int(8 * size)), 0, 0, 360, colour, -1)
     on = (t // 2) % 2 == 0
-    cv2.rectangle(img, (66, 0), (94, 8), (60, 60, 60), -1)
-    cv2.circle(img, (80, 12), 8, (255, 20, 20) if on else (110, 30, 30), -1)
+    lx = layout["light_x"]
+    cv2.rectangle(img, (lx - 14, 0), (lx + 14, 8), (60, 60, 60), -1)
+    cv2.circle(img, (lx, 12), 8, (255, 20, 20) if on else (110, 30, 30), -1)
     if on:  # the light's red glow over the room
         glow = np.zeros_like(img)
         glow[:] = (255, 0, 0)
@@ -194,27 +228,28 @@ def draw_benign(img: np.ndarray, layout: dict) -> None:
 
 
 # --- sound --------------------------------------------------------------------------------------
-def hum(rng: np.random.Generator, n: int) -> np.ndarray:
-    """The calm background: a quiet 100 Hz hum with a harmonic, and faint noise."""
+def hum(rng: np.random.Generator, n: int, hz: int = 100) -> np.ndarray:
+    """The calm background: a quiet hum (100 Hz) with a harmonic, and faint noise."""
     t = np.arange(n) / RATE
     phase = rng.uniform(0, 2 * np.pi)
-    out = 0.04 * np.sin(2 * np.pi * 100 * t + phase) + 0.015 * np.sin(2 * np.pi * 200 * t)
+    out = 0.04 * np.sin(2 * np.pi * hz * t + phase) + 0.015 * np.sin(2 * np.pi * (2 * hz) * t)
     return out + 0.006 * rng.standard_normal(n)
 
 
-def alarm(n: int) -> np.ndarray:
-    """A 1 kHz beep switched on and off at 4 Hz (125 ms on, 125 ms off), 5 ms ramps."""
+def alarm(n: int, hz: int = 1000, beeps_hz: int = 4) -> np.ndarray:
+    """A beep (1 kHz) switched on and off (at 4 Hz: 125 ms on, 125 ms off), 5 ms ramps."""
     t = np.arange(n) / RATE
-    gate = ((t * 8).astype(int) % 2 == 0).astype(float)
+    gate = ((t * (2 * beeps_hz)).astype(int) % 2 == 0).astype(float)
     ramp = np.ones(80) / 80
     gate = np.convolve(gate, ramp, mode="same")
-    return 0.5 * gate * np.sin(2 * np.pi * 1000 * t)
+    return 0.5 * gate * np.sin(2 * np.pi * hz * t)
 
 
-def crash(rng: np.random.Generator, n: int) -> np.ndarray:
-    """A crash at 0.9 s: a loud noise burst with a low thump, decaying, then falling debris."""
+def crash(rng: np.random.Generator, n: int, at_s: float = 0.9) -> np.ndarray:
+    """A crash (at 0.9 s): a loud noise burst with a low thump, decaying, then falling debris.
+    `at_s` is at most 1.3 s, so that the debris falls within the 2.5 s clip."""
     out = np.zeros(n)
-    start = int(0.9 * RATE)
+    start = int(at_s * RATE)
     length = n - start
     t = np.arange(length) / RATE
     burst = rng.standard_normal(length) * np.exp(-t / 0.18)
@@ -242,14 +277,14 @@ def music(seed: int, n: int) -> np.ndarray:
     return out
 
 
-def sound(condition: str, seed: int) -> np.ndarray:
+def sound(condition: str, seed: int, layout: dict) -> np.ndarray:
     n = round(SECONDS * RATE)
     rng = np.random.default_rng(500 + seed)
-    out = hum(rng, n)
+    out = hum(rng, n, layout["hum_hz"])
     if condition == "audio_alarm":
-        out = out + alarm(n)
+        out = out + alarm(n, layout["alarm_hz"], layout["beeps_hz"])
     elif condition == "audio_crash":
-        out = out + crash(rng, n)
+        out = out + crash(rng, n, layout["crash_s"])
     elif condition == "benign_sound":
         out = out + music(seed, n)
     return np.clip(out, -0.99, 0.99)
@@ -294,26 +329,42 @@ def write_av(path: Path, frames: list[np.ndarray], audio: np.ndarray) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", nargs="?", type=Path, default=Path(__file__).parent)
-    out = parser.parse_args(argv).out_dir
+    parser.add_argument("--seed", type=int, help="make a held-out set (default: the public one)")
+    args = parser.parse_args(argv)
+    if args.seed is not None and args.seed < 0:
+        parser.error("--seed must be 0 or more")
+    if args.seed is not None and args.out_dir.resolve() == Path(__file__).parent.resolve():
+        parser.error("--seed needs an OUT_DIR: a held-out set never replaces the public one")
+    out = args.out_dir
     (out / "clips").mkdir(parents=True, exist_ok=True)
+    if args.seed is None:
+        rooms = [(seed, room(seed)) for seed in SEEDS]
+    else:
+        drawn = np.random.default_rng(args.seed).integers(10**6, 2**31, size=len(SEEDS))
+        rooms = [(int(seed), held_out_room(int(seed), k)) for k, seed in enumerate(drawn)]
+    clips = []  # (name, room number, seed, layout, condition)
+    for k, (seed, layout) in enumerate(rooms):
+        for condition in CONDITIONS:
+            clips.append((f"{condition}-{k:02d}", k, seed, layout, condition))
+    if args.seed is not None:  # opaque ids, in an order that says nothing
+        order = np.random.default_rng([args.seed, len(clips)]).permutation(len(clips))
+        clips = [(f"h{i:02d}", *clips[j][1:]) for i, j in enumerate(order)]
     records = []
-    for seed in SEEDS:
-        layout = room(seed)
-        for condition, (label, cue) in CONDITIONS.items():
-            scene = {"visual_hazard": "hazard", "benign_visual": "benign"}.get(condition, "calm")
-            frames = [frame(layout, t, scene) for t in range(N_FRAMES)]
-            sample = f"{condition}-{seed:02d}"
-            write_av(out / "clips" / f"{sample}.mp4", frames, sound(condition, seed))
-            record = {
-                "id": sample,
-                "video": f"clips/{sample}.mp4",
-                "question": QUESTION,
-                "label": label,
-                "category": condition,
-            }
-            record["pair_id"] = f"room{seed:02d}{PAIRS[condition]}"
-            record["meta"] = {"cue": cue, "room": f"room{seed:02d}"}
-            records.append(record)
+    for sample, k, seed, layout, condition in clips:
+        label, cue = CONDITIONS[condition]
+        scene = {"visual_hazard": "hazard", "benign_visual": "benign"}.get(condition, "calm")
+        frames = [frame(layout, t, scene) for t in range(N_FRAMES)]
+        write_av(out / "clips" / f"{sample}.mp4", frames, sound(condition, seed, layout))
+        record = {
+            "id": sample,
+            "video": f"clips/{sample}.mp4",
+            "question": QUESTION,
+            "label": label,
+            "category": condition,
+        }
+        record["pair_id"] = f"room{k:02d}{PAIRS[condition]}"
+        record["meta"] = {"cue": cue, "room": f"room{k:02d}"}
+        records.append(record)
     made = {Path(r["video"]).name for r in records}
     for stale in (out / "clips").glob("*.mp4"):  # clips of conditions no longer made
         if stale.name not in made:

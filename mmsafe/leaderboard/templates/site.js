@@ -2,10 +2,11 @@
    attributes; it never builds markup from data. Numeric columns sort on each cell's
    data-sort number, text columns on data-sort text; empty values always sort last.
    A hash "#sort=TABLE:KEY:asc|desc" (KEY = a header's data-key) is applied on load.
-   The ranking's per-mode columns (class "detail") are folded away while the table would not
-   fit the window without scrolling sideways: first their capability (class "cap"), then all,
-   until the reader chooses with the button above it; without this script every column
-   shows and the table scrolls. */
+   The ranking's per-mode columns (class "detail": score, safety, capability per mode) are
+   folded away while the table would not fit the window without scrolling sideways: first
+   their capability (class "cap"), then their safety (class "safe"), then all, until the
+   reader chooses with the button above it; without this script every column shows and the
+   table scrolls. */
 (function () {
   "use strict";
   var collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
@@ -84,13 +85,17 @@
   var toggle = document.getElementById("ranking-modes");
   var chosen = false;  // the reader's choice wins over fitting to the window
 
-  /* "" shows every per-mode column, "no-cap" their safety only, "brief" none */
+  /* "" shows every per-mode column, "no-cap" their score and safety, "score-only" their
+     score, "brief" none */
+  var LEVELS = ["", "no-cap", "score-only", "brief"];
+  var SPANS = { "": 3, "no-cap": 2, "score-only": 1, "brief": 3 };
+
   function setModes(level) {
     if (!ranking || !toggle) return;
-    ranking.classList.remove("no-cap", "brief");
+    ranking.classList.remove("no-cap", "score-only", "brief");
     if (level) ranking.classList.add(level);
     var groups = ranking.querySelectorAll("thead th.group.detail");
-    for (var i = 0; i < groups.length; i++) groups[i].colSpan = level === "no-cap" ? 1 : 2;
+    for (var i = 0; i < groups.length; i++) groups[i].colSpan = SPANS[level];
     toggle.setAttribute("aria-expanded", level ? "false" : "true");
     toggle.textContent = level
       ? "Show all " + toggle.getAttribute("data-count") + " per-mode columns"
@@ -100,9 +105,8 @@
   function fitModes() {
     if (!ranking || !toggle || chosen) return;
     var wrap = ranking.parentNode;
-    var levels = ["", "no-cap", "brief"];
-    for (var i = 0; i < levels.length; i++) {
-      setModes(levels[i]);
+    for (var i = 0; i < LEVELS.length; i++) {
+      setModes(LEVELS[i]);
       if (wrap.scrollWidth <= wrap.clientWidth + 1) break;
     }
     toggle.hidden = i === 0;
@@ -116,8 +120,9 @@
   if (toggle) {
     toggle.addEventListener("click", function () {
       chosen = true;
-      setModes(ranking.classList.contains("no-cap") || ranking.classList.contains("brief")
-        ? "" : "brief");
+      setModes(ranking.className.split(/\s+/).some(function (c) {
+        return LEVELS.indexOf(c) > 0;
+      }) ? "" : "brief");
     });
   }
 
