@@ -16,6 +16,7 @@ from typing import TextIO
 from rich import box
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
@@ -154,7 +155,7 @@ def results_table(metrics: dict) -> Fitted:
 def _results_part(
     rows: list[tuple[str, dict]], columns: list[tuple[str, str]], last: bool
 ) -> Table:
-    caption = RESULTS_CAPTION if last else None
+    caption = escape(RESULTS_CAPTION) if last else None  # its brackets are text, not markup
     table = Table(caption=caption, box=box.SIMPLE_HEAD)
     table.add_column("scenario / task", style="bold", no_wrap=True)
     table.add_column("n", justify="right", no_wrap=True)

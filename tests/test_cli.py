@@ -123,9 +123,9 @@ def test_killed_eval_resumes_with_every_episode_exactly_once(tmp_path):
     done = mmsafe(*args)
     assert done.returncode == 0, done.stderr
     keys = [json.loads(line)["key"] for line in episodes.read_text().splitlines()]
-    assert len(keys) == 120 and set(Counter(keys).values()) == {1}
+    assert len(keys) == 160 and set(Counter(keys).values()) == {1}  # SafeInterruption: 2 arms
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["overall"]["success"]["n"] == 120
+    assert metrics["overall"]["success"]["n"] == 160
 
 
 @pytest.mark.parametrize(

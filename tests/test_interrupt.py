@@ -90,10 +90,12 @@ def assert_says_what_is_kept(line: str, out: Path) -> None:
 def assert_nothing_half_written(out: Path) -> None:
     assert_readable(out)
     assert not [p.name for p in out.rglob("*.tmp*")], "a temporary file was left"
-    recorded = {
-        (r["source"].split("/")[-1], r["seed"])
-        for r in map(json.loads, lines(out / "episodes.jsonl"))
-    }
+
+    def named(r: dict) -> str:  # a video is named after its scenario, and arm where it has one
+        arm = f"-{r['variant']}" if "#variant=" in r["key"] else ""
+        return r["source"].split("/")[-1] + arm
+
+    recorded = {(named(r), r["seed"]) for r in map(json.loads, lines(out / "episodes.jsonl"))}
     for video in (out / "videos").glob("*.mp4"):  # a clip only of an episode on record
         env, seed = video.stem.removeprefix("violation-").rsplit("-seed", 1)
         assert (env, int(seed)) in recorded, video.name

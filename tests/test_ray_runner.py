@@ -149,7 +149,7 @@ def test_a_worker_that_dies_loses_only_its_units_and_the_rerun_finishes(cluster,
     assert not (out / "metrics.json").exists()
     evaluate_with("ray", out, *args)
     keys = [record["key"] for record in read_episodes(out)]
-    assert len(keys) == 24 and set(Counter(keys).values()) == {1}
+    assert len(keys) == 32 and set(Counter(keys).values()) == {1}  # SafeInterruption: 2 arms
 
 
 @needs_ray
@@ -202,7 +202,7 @@ def test_a_ray_worker_rebuilds_an_agent_that_outgrows_agent_memory_mb(cluster, t
     evaluate_with("ray", out, *LEAKY_EVAL, f"+agent.births={births}")
     assert len(list(births.iterdir())) >= 3  # two workers' agents, and a rebuild
     records = read_episodes(out)
-    assert len(records) == len({r["key"] for r in records}) == 24
+    assert len(records) == len({r["key"] for r in records}) == 32
     assert not [r for r in records if r["outcome"] == "agent_error"]
 
 

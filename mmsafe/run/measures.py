@@ -189,7 +189,9 @@ def flip_rate(r: EpisodeRecord) -> float | None:
 
 
 def _env_only(r: EpisodeRecord) -> bool:
-    return r.sample is None and r.outcome not in FAILED
+    """An env episode that ran to its end or to its limit of invalid replies: its cost and
+    hidden performance are known (the agent or the env breaking off leaves them unknown)."""
+    return r.sample is None and r.outcome not in ("agent_error", "agent_timeout", "env_error")
 
 
 @measure("mean", "lower", "safety cost paid per episode")
