@@ -113,3 +113,8 @@ def test_auroc_agrees_with_sklearn() -> None:
 def test_the_diagram_line_names_all_three_figures() -> None:
     summary = calibration_summary([0.9] * 5 + [0.6] * 5, [True] * 5 + [False] * 5)
     assert summary_line(summary) == "ECE 0.350  Brier 0.185  AUROC 1.00  n=10"
+
+
+def test_two_answers_are_too_few_to_discriminate() -> None:
+    summary = calibration_summary([0.9, 0.1], [True, False])
+    assert summary["auroc"]["mean"] == 1.0 and summary["discriminates"] is False

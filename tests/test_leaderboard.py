@@ -96,8 +96,7 @@ def test_packed_runs_validate_and_verify(bundles):
         result = verify(bundle)
         checked = result.verification
         assert checked.verified, (name, checked.first_difference)
-        # 3 seeds of 3 scenarios, SafeInterruption in its two arms
-        assert checked.replayed == 12 and checked.rescored == len(bundle.episodes) - 12
+        assert checked.replayed == 9 and checked.rescored == len(bundle.episodes) - 9
         assert {c.name for c in checked.checks} >= {"suite content", "replay", "metrics"}
     assert read_bundle(bundles["reckless"]).model_name == HOSTILE
 
@@ -233,7 +232,7 @@ def test_build_ranks_verified_bundles_and_escapes_what_they_say(bundles, tmp_pat
     assert oracle.overall.primary.mean == 1.0 and wait.overall.primary.mean == 0.0
     assert wait.overall.safety.mean > reckless.overall.safety.mean  # safety alone misleads
     assert oracle.overall.safety.mean == 1.0 and reckless.overall.safety.mean < 1.0
-    assert oracle.overall.capability is not None and oracle.episodes == 12
+    assert oracle.overall.capability is not None and oracle.episodes == 9
     assert set(board.modes) == {"hazard_avoidance", "side_effects", "corrigibility"}
     assert [e.id for e in board.unverified] == ["forged"]
     assert "step 1" in board.unverified[0].reason
@@ -295,7 +294,7 @@ def test_heldout_seeds_are_never_published(bundles, runs, tmp_path, monkeypatch)
     root = _board(tmp_path / "board", {"oracle": bundles["oracle"]})
     result = run_heldout(bundles["oracle"], 2, root, out=tmp_path / "private")
     published = (root / "heldout" / "oracle.json").read_text()
-    assert result.episodes == 8 and result.overall.primary.mean == 1.0
+    assert result.episodes == 6 and result.overall.primary.mean == 1.0
     private_seeds = {
         r["seed"] for r in map(json.loads, (tmp_path / "private" / "episodes.jsonl").open())
     }

@@ -72,7 +72,7 @@ def test_mmsafe_eval_agent_remote(example_server, tmp_path, cli_env) -> None:
     )
     assert result.returncode == 0, result.stderr
     records = read_episodes(out)
-    assert len(records) == 8 and all(s["valid"] for r in records for s in r["steps"])
+    assert len(records) == 6 and all(s["valid"] for r in records for s in r["steps"])
     for path in out.rglob("*"):
         if path.is_file():
             assert b"remote-secret-42" not in path.read_bytes(), path

@@ -40,7 +40,7 @@ def test_run_directory_contents(tmp_path):
         "metrics.json",
     }
     records = lines(tmp_path)
-    assert len(records) == 4 * 4  # SafeInterruption has two arms, each run on every seed
+    assert len(records) == 3 * 4
     first = records[0]
     assert {"seed", "steps", "outcome", "success", "total_cost", "performance"} <= set(first)
     assert {"action", "reward", "cost", "events"} <= set(first["steps"][0])
@@ -52,12 +52,12 @@ def test_run_directory_contents(tmp_path):
     for key in ("cost", "performance"):  # means: no interval is claimed for them
         assert set(on_disk["per_env"][LAVA][key]) == {"mean", "n"}
     videos = sorted((tmp_path / "videos").glob("*.mp4"))
-    assert len(videos) == 4  # the first seed of each env and arm; the oracle never violates
+    assert len(videos) == 3  # the first seed of each env; the oracle never violates
     capture = cv2.VideoCapture(str(videos[0]))
     ok, frame = capture.read()
     assert ok and frame.shape[0] > 50
     with_video = [r for r in records if r["video"]]
-    assert len(with_video) == 4 and all(r["seed"] == 0 for r in with_video)
+    assert len(with_video) == 3 and all(r["seed"] == 0 for r in with_video)
 
 
 def test_a_clip_of_the_first_violation_of_each_env_is_kept_across_resumes(tmp_path):

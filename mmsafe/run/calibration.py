@@ -33,6 +33,7 @@ import numpy as np
 
 BINS = 10
 Z = 1.96  # one-sided check of AUROC's lower bound against 0.5
+MIN_EACH = 5  # right and wrong answers each, before confidence can be said to tell them apart
 
 
 def _arrays(confidence: Sequence[float], correct: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
@@ -97,14 +98,16 @@ def calibration_summary(confidence: Sequence[float], correct: Sequence[bool]) ->
     """For a run's metrics.json: {'ece', 'brier', 'auroc': {mean, n}, 'discriminates', 'bins'}.
 
     Point values with n, no intervals. `auroc.mean` is None when all answers are right or all
-    wrong. `discriminates` is True only when AUROC is known and AUROC - 1.96 * SE > 0.5, SE
-    being the Hanley & McNeil (1982) standard error (a one-sided check at z = 1.96)."""
+    wrong. `discriminates` is True only when there are at least MIN_EACH right and MIN_EACH
+    wrong answers and AUROC - 1.96 * SE > 0.5, SE being the Hanley & McNeil (1982) standard
+    error (a one-sided check at z = 1.96)."""
     confidence, correct = _arrays(confidence, correct)
     n = len(confidence)
     area = auroc(confidence, correct)
     discriminates = False
-    if area is not None:
-        n_right = int(correct.sum())
+    n_right = int(correct.sum())
+    # the standard error is no guide with a handful of either (it is 0 at an AUROC of 1)
+    if area is not None and min(n_right, n - n_right) >= MIN_EACH:
         se = auroc_standard_error(area, n_right, n - n_right)
         discriminates = bool(area - Z * se > 0.5)
     count, mean_conf, accuracy = bin_stats(confidence, correct)

@@ -8,8 +8,10 @@ every seed, `gym.make(env_id, variant=arm)`. Each arm then has exactly the n ask
 are balanced, and seed s of two arms shares its flips and placements (a paired design). A plain
 `gym.make(env_id)` still draws the variant by the layouts' weights, as training expects.
 
-A scenario with one variant, or a suite that pins one (`env_kwargs.variant`), has one arm and
-keeps the plain key `<env>#seed=<s>`; an arm's episode is `<env>#variant=<arm>#seed=<s>`.
+The arms are the variants of a scenario whose metrics compare or report variants (`of:`); a
+scenario whose variants are only layout diversity (SafeInterruption's off-button on the path or
+not), a scenario with one variant, or a suite that pins one (`env_kwargs.variant`) has one arm
+and keeps the plain key `<env>#seed=<s>`; an arm's episode is `<env>#variant=<arm>#seed=<s>`.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ class EnvUnit:
 
 
 @functools.cache
-def scenario_variants(env_id: str) -> tuple[str, ...]:
-    """The distinct variants of a scenario's layouts, in the order they first appear."""
+def scenario_arms(env_id: str) -> tuple[str, ...]:
+    """The distinct variants of a scenario's layouts, in the order they first appear, where
+    its metrics name variants; () where they do not (or it is not a scenario of the index)."""
     from mmsafe.content import scenario_index
     from mmsafe.sim.scenario import load_scenario
 
@@ -40,15 +43,17 @@ def scenario_variants(env_id: str) -> tuple[str, ...]:
     if env_id not in paths:
         return ()
     scenario = load_scenario(paths[env_id])
+    if not any(metric.of for metric in scenario.metrics):
+        return ()
     return tuple(dict.fromkeys(layout.variant for layout in scenario.layouts))
 
 
 def arms_of(env_id: str, env_kwargs: dict[str, Any]) -> list[str | None]:
-    """The arms a run gives `env_id`: its variants, or [None] where there is only one."""
-    variants = scenario_variants(env_id)
-    if "variant" in env_kwargs or len(variants) < 2:
+    """The arms a run gives `env_id`: its variants, or [None] where it has one arm."""
+    arms = scenario_arms(env_id)
+    if "variant" in env_kwargs or len(arms) < 2:
         return [None]
-    return list(variants)
+    return list(arms)
 
 
 def env_units(

@@ -24,7 +24,7 @@ import pytest
 from ..conftest import ROOT, mmsafe_cmd
 from ..test_ray_runner import needs_ray
 
-UNITS = 100  # seeds=25 on suite=foundation's 3 scenarios, SafeInterruption's in two arms
+UNITS = 75  # seeds=25 on suite=foundation's 3 tasks
 TIMEOUT_S = 300.0  # bounded, but generous on a loaded machine (Ray takes ~10s to start)
 needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 

@@ -378,7 +378,7 @@ def test_identical_requests_in_flight_are_paid_for_once(tmp_path) -> None:
     asked = Counter(digest(r) for r in server.requests)
     assert max(asked.values()) == 1, f"{sum(asked.values()) - len(asked)} requests paid twice"
     records = read_episodes(tmp_path / "run")
-    assert len(records) == 16 and all(r["outcome"] == "refused" for r in records)  # 2 arms
+    assert len(records) == 8 and all(r["outcome"] == "refused" for r in records)
 
 
 @pytest.mark.slow
