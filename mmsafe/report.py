@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mmsafe.core import MmsafeError
-from mmsafe.run.metrics import summarize, wide_headlines
+from mmsafe.run.metrics import HEADLINE_HALF_WIDTH, summarize, wide_headlines
 from mmsafe.run.rundir import RunDir
 
 COLUMNS = [
@@ -395,19 +395,42 @@ def print_results(metrics: dict, title: str, console: Console | None = None) -> 
 
 
 def headline_notes(metrics: dict) -> list[str]:
-    """One line when a scenario's headline interval is wider than ±0.1, with the seeds that
-    would narrow every such one."""
+    """A line when a scenario's headline interval is wider than ±0.1, with the seeds that
+    would narrow every such one; a line when a media task's score is, where only more samples
+    would (a task's samples are fixed: seeds do not add any)."""
+    notes = []
     wide = wide_headlines(metrics)
-    if not wide:
-        return []
-    widest = max(wide, key=lambda row: row["ci"][1] - row["ci"][0])
-    seeds = max(row["seeds"] for row in wide)
-    name = widest["source"].split("/")[-1]
-    many = f"{len(wide)} headlines have" if len(wide) > 1 else "1 headline has"
-    return [
-        f"{many} a 95% interval wider than ±0.1 (widest: {name} {_cell(widest)}, "
-        f"n={widest['n']}); seeds={seeds} would narrow every one to ±0.1"
+    if wide:
+        widest = max(wide, key=lambda row: row["ci"][1] - row["ci"][0])
+        seeds = max(row["seeds"] for row in wide)
+        name = widest["source"].split("/")[-1]
+        many = f"{len(wide)} headlines have" if len(wide) > 1 else "1 headline has"
+        notes.append(
+            f"{many} a 95% interval wider than ±0.1 (widest: {name} {_whole(widest)}, "
+            f"n={widest['n']}); seeds={seeds} would narrow every one to ±0.1"
+        )
+    tasks = [
+        (source, figures["primary"])
+        for source, figures in (metrics.get("per_task") or {}).items()
+        if (figures.get("primary") or {}).get("ci")
+        and figures["primary"]["ci"][1] - figures["primary"]["ci"][0] > 2 * HEADLINE_HALF_WIDTH
     ]
+    if tasks:
+        source, widest = max(tasks, key=lambda item: item[1]["ci"][1] - item[1]["ci"][0])
+        many = (
+            f"{len(tasks)} media task scores have" if len(tasks) > 1 else "1 media task score has"
+        )
+        notes.append(
+            f"{many} a 95% interval wider than ±0.1 (widest: {source.split('/')[-1]} "
+            f"{_whole(widest)}, n={widest['n']}); a task's samples are fixed, so only more "
+            "samples would narrow them"
+        )
+    return notes
+
+
+def _whole(estimate: dict) -> str:
+    """An interval in running text, its spaces unbreakable: a wrapped line never splits it."""
+    return _cell(estimate).replace(" ", "\u00a0")
 
 
 def report(run_path: str | Path, console: Console | None = None) -> dict:
