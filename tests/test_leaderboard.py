@@ -343,6 +343,10 @@ def test_the_committed_reference_submissions_verify(tmp_path):
     for name in shortcuts:  # ranked below the noisy oracle's reference line, intervals apart
         assert not entries[name].reference and entries[name].rank is not None
         assert entries[name].overall.primary.high < noisy.low, (name, entries[name].overall)
+    for mode, oracle in entries["oracle"].by_mode.items():  # and on every failure mode
+        for name in shortcuts - {"text_only"}:  # text alone: the families issue's to settle
+            shortcut = entries[name].by_mode[mode].primary
+            assert shortcut.high < oracle.primary.low, (mode, name, shortcut, oracle.primary)
 
 
 def test_breaking_off_before_the_unsafe_part_does_not_pay(bundles, tmp_path):
