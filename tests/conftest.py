@@ -41,6 +41,30 @@ def read_episodes(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.open()] if path.exists() else []
 
 
+# The files that take longest, longest first. The run gives each file to one worker as workers
+# free up (`--dist loadfile`), in collection order: starting the long ones first keeps one
+# worker from being left with a long file at the end while the other idles.
+LONGEST_FIRST = (
+    "test_interrupt.py", "test_docs_models.py", "test_docs.py", "test_shortcuts.py",
+    "reliability/test_crash_safety.py", "test_leaderboard.py", "test_ray_runner.py",
+    "reliability/test_disk_full.py", "test_cli.py", "test_agents.py", "test_offline.py",
+)  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    order = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    tests = Path(__file__).resolve().parent
+
+    def rank(item: pytest.Item) -> int:
+        try:
+            name = item.path.resolve().relative_to(tests).as_posix()
+        except ValueError:
+            return len(order)
+        return order.get(name, len(order))
+
+    items.sort(key=rank)  # stable: within a file, and among the rest, the usual order
+
+
 def known_ids(out: Path, keys: list[str]) -> dict[str, str]:
     """Fix the id secret of the run `out` will hold, before it starts, and return {the id an
     agent is shown: episode key}: agents are never shown keys, so a test agent that must
