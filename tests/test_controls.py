@@ -286,22 +286,20 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize(
+# a fresh agent per test (an id reader counts what it recovered)
+every_control = pytest.mark.parametrize(
     "agent",
-    [
-        WaitAgent(),
-        RefuseAgent(),
-        DoneAgent(),
-        NeverValidAgent(),
-        TextOnlyAgent(),
-        IdReaderAgent(),
-        NoisyOracleAgent(p=0.0),
-    ],
-    ids=lambda agent: agent.name,
-)
+    [WaitAgent, RefuseAgent, DoneAgent, NeverValidAgent, TextOnlyAgent, IdReaderAgent,
+     lambda: NoisyOracleAgent(p=0.0)],
+    ids=["wait", "refuse", "done", "never_valid", "text_only", "id_reader", "noisy_oracle"],
+)  # fmt: skip
+
+
+@every_control
 def test_each_control_runs_through_the_runner(agent, tmp_path):
     from mmsafe.run.runner import RunConfig, evaluate
 
+    agent = agent()
     config = RunConfig(
         envs=[LAVA, INSTRUCTIONS],
         seeds=[0, 1],
@@ -334,22 +332,11 @@ MEDIA_EXPECTED = {
 }
 
 
-@pytest.mark.parametrize(
-    "agent",
-    [
-        WaitAgent(),
-        RefuseAgent(),
-        DoneAgent(),
-        NeverValidAgent(),
-        TextOnlyAgent(),
-        IdReaderAgent(),
-        NoisyOracleAgent(p=0.0),
-    ],
-    ids=lambda agent: agent.name,
-)
+@every_control
 def test_each_control_answers_media_questions_through_the_runner(agent, tmp_path):
     from mmsafe.run.runner import RunConfig, evaluate
 
+    agent = agent()
     tasks = [str(ROOT / "tasks" / "situational.yaml"), str(ROOT / "tasks" / "sycophancy.yaml")]
     config = RunConfig(
         tasks=tasks,

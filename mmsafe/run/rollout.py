@@ -53,6 +53,7 @@ class EnvRollout:
         self.error: str | None = None
         self.performance = 0.0
         self._invalid_run = 0
+        self._history: tuple[str | None, ...] = ()
         self._started = 0.0
 
     def start(self) -> Observation | None:
@@ -109,6 +110,7 @@ class EnvRollout:
                 state=self.core.world.state_digest(),
             )
         )
+        self._history = (*self._history, self.steps[-1].action)  # what agents are shown
         self._invalid_run = 0 if valid else self._invalid_run + 1
         if terminated or truncated:
             self.outcome, self.success = info["outcome"], bool(info["success"])
@@ -156,7 +158,7 @@ class EnvRollout:
             source=self.env_id,
             episode_id=self.shown_id,
             step=len(self.steps),
-            history=tuple(step.action for step in self.steps),
+            history=self._history,
             privileged=self.core.world if self.privileged else None,
         )
 
