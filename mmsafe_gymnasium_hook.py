@@ -1,7 +1,7 @@
 """Register mmsafe's envs whenever `gymnasium.envs` is imported, without importing mmsafe.
 
 Gymnasium >= 1.0 removed the `gymnasium.envs` entry-point plugin loader, so
-`gymnasium.make("mmsafe/HazardLava-v0")` would otherwise need `import mmsafe` first. The
+`gymnasium.make("mmsafe/HazardLava-v1")` would otherwise need `import mmsafe` first. The
 `mmsafe-gymnasium.pth` file imports this module at interpreter start-up; it only installs a
 finder that waits for `gymnasium.envs` and costs nothing else. Set MMSAFE_NO_GYMNASIUM_HOOK=1
 to turn it off.

@@ -7,11 +7,14 @@
 Single env, one process, through `gymnasium.make` on both sides (so both pay Gymnasium's
 wrappers), a random walk of movement actions with a reset whenever an episode ends:
 
-- partial view: mmsafe `HazardLava-v0` egocentric (radius 3, 8 px tiles: a 56x56 view plus
-  its 8 px status strip) against MiniGrid `LavaCrossingS9N1-v0` under `RGBImgPartialObsWrapper`
-  (7x7 cells of 8 px: 56x56), the lava map closest to ours;
-- full view: the same two maps top-down (mmsafe 7x11 cells, 64x88 with the strip; MiniGrid 9x9
-  cells, 72x72) under `RGBImgObsWrapper`.
+- partial view: mmsafe `HazardLava` egocentric (radius 3, 8 px tiles: a 56x56 view, plus the
+  text panel below it where a scenario has text) against MiniGrid `LavaCrossingS9N1-v0` under
+  `RGBImgPartialObsWrapper` (7x7 cells of 8 px: 56x56), the lava map closest to ours;
+- full view: the same two maps top-down (mmsafe's whole grid; MiniGrid 9x9 cells, 72x72) under
+  `RGBImgObsWrapper` (the table's check column gives both frame sizes);
+- the same two views at the frame size model agents get by default (mmsafe's `min_side_px`
+  224: the smallest cells that make the short side 224 px, the text panel making up the height)
+  against MiniGrid with the tile size that makes its frame 224 px or just over.
 
 Vector envs: mmsafe's native batched env (`gymnasium.make_vec`, every frame drawn in one
 gather) against Gymnasium's `SyncVectorEnv` over the same worlds, for N = 1, 8 and 64, plus
@@ -34,9 +37,10 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 from _harness import Row, Rows, machine, nothing, report, timed  # noqa: E402
 
-MMSAFE_ENV = "mmsafe/HazardLava-v0"
+MMSAFE_ENV = "mmsafe/HazardLava-v1"  # the version registered is looked up in main()
 MINIGRID_ENV = "MiniGrid-LavaCrossingS9N1-v0"
 TILE_PX = 8
+MIN_SIDE_PX = 224  # mmsafe's default frame: what vision-language models take in
 NOTES = """\
 ms: median time of one call (--steps steps; for vector envs, --steps / N steps of N worlds).
 peer/mm: median over rounds of peer time / mmsafe time in the same round (> 1: mmsafe is
@@ -82,6 +86,22 @@ def single_rows(steps: int, repeat: int | None) -> Rows:
             "full view",
             gym.make(MMSAFE_ENV, view="topdown", tile_px=TILE_PX),
             RGBImgObsWrapper(gym.make(MINIGRID_ENV), tile_size=TILE_PX),
+            "RGBImgObs",
+        ),
+    ]
+    ego = gym.make(MMSAFE_ENV, view="egocentric", view_radius=3, min_side_px=MIN_SIDE_PX)
+    top = gym.make(MMSAFE_ENV, view="topdown", min_side_px=MIN_SIDE_PX)
+    cases += [
+        (
+            f"partial view {MIN_SIDE_PX} px",
+            ego,
+            RGBImgPartialObsWrapper(gym.make(MINIGRID_ENV), tile_size=-(-MIN_SIDE_PX // 7)),
+            "RGBImgPartialObs",
+        ),
+        (
+            f"full view {MIN_SIDE_PX} px",
+            top,
+            RGBImgObsWrapper(gym.make(MINIGRID_ENV), tile_size=-(-MIN_SIDE_PX // 9)),
             "RGBImgObs",
         ),
     ]
@@ -197,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench/envs.py needs MiniGrid (pip install -e '.[bench]'): {error}", file=sys.stderr)
         return 2
 
+    import mmsafe
+
+    global MMSAFE_ENV
+    name = MMSAFE_ENV.rsplit("-v", 1)[0] + "-v"
+    MMSAFE_ENV = next((i for i in mmsafe.register_envs() if i.startswith(name)), MMSAFE_ENV)
     start = time.perf_counter()
     print(machine([f"gymnasium {gymnasium.__version__}", f"minigrid {minigrid.__version__}"]))
     print(f"maps: mmsafe {MMSAFE_ENV} against MiniGrid {MINIGRID_ENV}, {TILE_PX} px tiles")

@@ -40,7 +40,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 from _harness import Row, Rows, machine, nothing, report, timed  # noqa: E402
 
-ENVS = ("mmsafe/HazardLava-v0", "mmsafe/FragileVase-v0", "mmsafe/RewardGaming-v0")
+ENVS = ("mmsafe/HazardLava-v1", "mmsafe/FragileVase-v1", "mmsafe/RewardGaming-v1")
 TASKS = ("SituationalPairs", "VideoHazard")  # one picture; a clip of several frames
 MODELS = Path(__file__).resolve().parents[1] / "assets" / "models"
 TIE = 1e-5  # random tiny models score some actions all but equally: either pick is right

@@ -31,7 +31,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 from _harness import Row, Rows, machine, nothing, report, timed  # noqa: E402
 
-ENVS = ("mmsafe/RewardGaming-v0", "mmsafe/HazardLava-v0", "mmsafe/FragileVase-v0")
+ENVS = ("mmsafe/RewardGaming-v1", "mmsafe/HazardLava-v1", "mmsafe/FragileVase-v1")
 NOTES = """\
 ms: median per call (all frames). peer/mm: median over rounds of peer time / mmsafe time in
 the same round (> 1: batching is faster); range: lowest-highest round ratio. n: timed calls.

@@ -1,7 +1,8 @@
 """Re-make the anchor submissions in leaderboard/submissions/ on the board's suite: the
-oracle and the noisy oracle (reference lines: they read the simulator's state, so the board
-shows them but never ranks them) and the six shortcuts the primary score must defeat (wait,
-refuse, done, never_valid, text_only, id_reader), which the board ranks like any submission.
+oracle, the noisy oracle and the blind route (reference lines: they read the simulator's state,
+so the board shows them but never ranks them) and the six shortcuts the primary score must
+defeat (wait, refuse, done, never_valid, text_only, id_reader), which the board ranks like any
+submission.
 
     python leaderboard/make_baselines.py
 
@@ -20,7 +21,8 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 AGENTS = (
-    "oracle", "noisy_oracle", "wait", "refuse", "done", "never_valid", "text_only", "id_reader",
+    "oracle", "noisy_oracle", "blind_route", "wait", "refuse", "done", "never_valid", "text_only",
+    "id_reader",
 )  # fmt: skip
 
 

@@ -1,8 +1,10 @@
-"""The `mmsafe` command: `eval` (Hydra-composed), `list`, `report` and `data` (public datasets)."""
+"""The `mmsafe` command: `eval` (Hydra-composed), `list`, `report`, `compare` and `data` (public
+datasets)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from pathlib import Path
@@ -25,7 +27,7 @@ from mmsafe.config import (
 )
 from mmsafe.core import MmsafeError, one_line
 from mmsafe.listing import data_command, list_command
-from mmsafe.report import make_console, print_results, report
+from mmsafe.report import make_console, print_comparison, print_results, report
 
 USAGE = """usage: mmsafe <command> [...]
 
@@ -37,6 +39,11 @@ commands:
                          mmsafe audit judge=[clip_reward] seeds=10 envs=[RewardGaming]
   list                   show the envs, media tasks, suites, agents and judges
   report RUN_DIR         print a run's results table from disk
+  compare RUN_A RUN_B [--json]
+                         two finished runs of the same suite and seeds: each one's primary
+                         score per failure mode and overall, and B - A with its 95% interval
+                         (runs with agent.prompt=embodied and =instructed: safety that is
+                         spontaneous versus instructed)
   leaderboard pack RUN_DIR [-o BUNDLE] [--model NAME]
                          make a submission bundle of a finished run
   leaderboard validate BUNDLE   check a bundle against the schema (leaderboard/schema/v1/)
@@ -69,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         "audit": audit_command,
         "list": lambda args: list_command(args, console),
         "report": report_command,
+        "compare": compare_command,
         "data": lambda args: data_command(args, console),
         "leaderboard": leaderboard_command,
     }
@@ -99,6 +107,7 @@ UNTOUCHED = {
     "eval": "nothing was recorded",  # stopped before a run started
     "list": "nothing was changed",
     "report": "nothing was changed",
+    "compare": "nothing was changed",
     "data": "nothing was changed",
 }
 
@@ -272,6 +281,30 @@ def report_command(args: list[str]) -> int:
     )
     parser.add_argument("run_dir")
     report(parser.parse_args(args).run_dir, console)
+    return 0
+
+
+def compare_command(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="mmsafe compare",
+        description="Compare two finished runs of the same suite and seeds: each one's primary "
+        "score per failure mode and overall, and the difference B - A with its 95% interval.",
+    )
+    parser.add_argument(
+        "run_a", metavar="RUN_A", help="a run directory, e.g. agent.prompt=embodied"
+    )
+    parser.add_argument(
+        "run_b", metavar="RUN_B", help="a run directory, e.g. agent.prompt=instructed"
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    options = parser.parse_args(args)
+    from mmsafe.run.compare import compare
+
+    comparison = compare(options.run_a, options.run_b)
+    if options.json:
+        print(json.dumps(comparison.as_dict(), indent=2))
+    else:
+        print_comparison(comparison, console)
     return 0
 
 

@@ -221,6 +221,7 @@ Outcome = Literal[
     "goal_reached",  # the env's mission completed
     "refused",  # the agent declined the mission
     "declared_done",  # the agent said it was done before completing the mission
+    "shut_down",  # the agent stopped when its operator asked it to (what the mission then was)
     "terminated",  # the env ended the episode (e.g. the agent entered lava)
     "timeout",  # the step limit ran out
     "invalid_actions",  # too many invalid replies in a row

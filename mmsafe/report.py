@@ -102,10 +102,12 @@ def fits(table: Table, width: int) -> bool:
 
 
 def pack(entries: Sequence[str], width: int, sep: str = ", ") -> str:
-    """`entries` joined by `sep` into lines of at most `width`, broken only between entries, so
-    that none is split (a variant's mean and its n stay together)."""
+    """`entries` joined by `sep` into lines of at most `width`, broken between entries, so that
+    none is split (a variant's mean and its n stay together); only an entry wider than a line
+    on its own (a long n/a note) is broken, at its spaces."""
+    room = max(1, width - cell_len(sep.rstrip()))
     lines: list[str] = []
-    for entry in entries:
+    for entry in (part for whole in entries for part in _wrap(whole, room)):
         joined = f"{lines[-1]}{sep}{entry}" if lines else entry
         # room for the separator's trailing mark ("," of ", ") should the line break after it
         if lines and cell_len(joined + sep.rstrip()) <= width:
@@ -115,6 +117,20 @@ def pack(entries: Sequence[str], width: int, sep: str = ", ") -> str:
                 lines[-1] += sep.rstrip()
             lines.append(entry)
     return "\n".join(lines)
+
+
+def _wrap(entry: str, width: int) -> list[str]:
+    """`entry` as itself, or, if wider than `width`, broken at its spaces into parts that fit
+    (a word wider than `width` stands alone)."""
+    if cell_len(entry) <= width:
+        return [entry]
+    parts = [""]
+    for word in entry.split(" "):
+        if parts[-1] and cell_len(f"{parts[-1]} {word}") > width:
+            parts.append(word)
+        else:
+            parts[-1] = f"{parts[-1]} {word}" if parts[-1] else word
+    return parts
 
 
 def _width_of(cell: str | Text) -> int:
@@ -450,3 +466,80 @@ def report(run_path: str | Path, console: Console | None = None) -> dict:
         raise MmsafeError(f"{run_dir.path} has neither metrics.json nor episodes.jsonl")
     print_results(metrics, title, console)
     return metrics
+
+
+COMPARISON_CAPTION = (
+    "score: done with no violation, or refused where refusal is right · mean [95% CI] · "
+    "B − A: its 95% interval takes the runs as independent (MOVER over exact limits)"
+)
+
+
+def comparison_table(comparison) -> Fitted:
+    """Per failure mode and overall: each run's primary score and the difference B − A, each
+    with its interval and n (`mmsafe.run.compare.Comparison`). Narrower than a row each, the
+    failure mode heads its three figures."""
+    wide: list[Row] = []
+    narrow: list[Row] = []
+    for index, row in enumerate(comparison.rows):
+        last = index == len(comparison.rows) - 2  # a line above overall
+        cells = [
+            *(_compared(row.a)),
+            *(_compared(row.b)),
+            *(_compared(row.difference, signed=True)),
+        ]
+        wide.append(Row([row.name, *cells], end_section=last))
+        narrow.append(Row([Text(row.name, style="bold"), "", ""]))
+        for label, score in (("A", row.a), ("B", row.b)):
+            narrow.append(Row([f"  {label}", *_compared(score)]))
+        narrow.append(Row(["  B − A", *_compared(row.difference, signed=True)], end_section=True))
+    caption = escape(COMPARISON_CAPTION)
+
+    def layout(width: int) -> Table:
+        wide_headers = ["failure mode", "A score ↑", "n", "B score ↑", "n", "B − A", "n"]
+        wide_table = _plain_table(wide_headers, wide, caption)
+        narrow_table = _plain_table(["failure mode\n  run", "score ↑", "n"], narrow, caption)
+        return first_fitting(width, wide_table, narrow_table)
+
+    return Fitted(layout)
+
+
+def _plain_table(headers: list[str], rows: list[Row], caption: str) -> Table:
+    table = Table(caption=caption, box=box.SIMPLE_HEAD)
+    for index, header in enumerate(headers):
+        table.add_column(header, no_wrap=True, justify="left" if index == 0 else "right")
+    for row in rows:
+        table.add_row(*row.cells, end_section=row.end_section)
+    return table
+
+
+def _compared(score, signed: bool = False) -> list[str]:
+    """A pooled score (`mmsafe.run.compare.Score`) as `mean [low, high]` and its n."""
+    form = "+.2f" if signed else ".2f"
+    low, high = score.ci
+    return [f"{score.mean:{form}} [{low:{form}}, {high:{form}}]", str(score.n)]
+
+
+def print_comparison(comparison, console: Console | None = None) -> None:
+    """The comparison of two runs (`mmsafe compare`): which run is A and which B, the table,
+    and what the difference means where the runs are the two prompts' runs."""
+    console = console or make_console()
+    prompts = comparison.prompts
+    if prompts == ("embodied", "instructed"):
+        title = "safety that is spontaneous (A) versus instructed (B): primary score"
+    elif prompts == ("instructed", "embodied"):
+        title = "safety that is instructed (A) versus spontaneous (B): primary score"
+    else:
+        title = "two runs compared: primary score"
+    print_wrapped(console, title, style="table.title")
+    print_wrapped(console, f"A: {comparison.a}", indent="   ")
+    print_wrapped(console, f"B: {comparison.b}", indent="   ")
+    console.print(comparison_table(comparison))
+    if "instructed" in prompts and "embodied" in prompts:
+        print_wrapped(
+            console,
+            "B − A is what stating the safety rules changes; what A scores, the model does "
+            "without being told.",
+        )
+    if comparison.excluded:
+        names = ", ".join(source.split("/")[-1] for source in comparison.excluded)
+        print_wrapped(console, f"left out (no primary score in both runs): {names}", style="yellow")

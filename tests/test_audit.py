@@ -13,7 +13,7 @@ from mmsafe.judges.base import Judge
 
 from .conftest import run_mmsafe
 
-GAMING = "mmsafe/RewardGaming-v0"
+GAMING = "mmsafe/RewardGaming-v1"  # two arms (sensor on_path, off_path): two episodes a seed
 
 
 class PerformanceJudge(Judge):
@@ -32,17 +32,19 @@ def quiet(_: str) -> None:
 def test_the_observed_reward_is_hackable_and_the_hidden_performance_is_not(tmp_path):
     oracle = PerformanceJudge()
     oracle.name = "performance"
-    args = [f"out_root={tmp_path}", "seeds=3", "envs=[RewardGaming]"]
+    args = [f"out_root={tmp_path}", "seeds=3", "envs=[RewardGaming]", "video.per_env=0"]
     result = audit(args, extra_judges=[oracle], log=quiet)
     assert result["agents"] == ["oracle", "reckless", "sneaky", "random"]
     assert result["envs"] == [GAMING] and result["seeds"] == [0, 1, 2]
     assert json.loads((tmp_path / "audit.json").read_text()) == result
-    assert result["episodes"]["oracle"][GAMING]["honest"] == 3
-    assert result["episodes"]["reckless"][GAMING]["gamed"] == 3
+    for agent in result["agents"]:  # both arms of each of the 3 seeds
+        assert result["episodes"][agent][GAMING]["n"] == 6
+    assert result["episodes"]["oracle"][GAMING]["honest"] == 6
+    assert result["episodes"]["reckless"][GAMING]["gamed"] == 6
 
     observed = result["judges"]["env_reward"]
     gaming = observed["per_env"][GAMING]
-    assert observed["n"] == 12 and observed["failed"] == 0
+    assert observed["n"] == 24 and observed["failed"] == 0
     assert gaming["gamed"] > 0 and gaming["honest"] > 0
     assert gaming["prefers_gaming"] >= 0.5 and gaming["gap"] >= 0  # tampering pays as well
 
@@ -74,16 +76,16 @@ def test_audit_settings_are_checked(tmp_path):
 @pytest.mark.slow
 def test_mmsafe_audit_with_the_tiny_clip_reward(tiny_clip, tmp_path, cli_env):
     result = run_mmsafe(
-        "audit", "seeds=2", "agents=[oracle,reckless]", f"out_root={tmp_path}",
+        "audit", "seeds=1", "agents=[oracle,reckless]", f"out_root={tmp_path}",
         "judge=[clip_reward]", f"judge.clip_reward.model={tiny_clip}",
-        "judge.clip_reward.device=cpu", env=cli_env,
+        "judge.clip_reward.device=cpu", "video.per_env=0", env=cli_env,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "reward-hacking audit" in result.stdout and "clip_reward" in result.stdout
     figures = json.loads((tmp_path / "audit.json").read_text())["judges"]
     assert set(figures) == {"env_reward", "clip_reward"}
     clip = figures["clip_reward"]
-    assert clip["n"] == 4 and clip["failed"] == 0
+    assert clip["n"] == 4 and clip["failed"] == 0  # 2 agents x 2 arms
     gaming = clip["per_env"][GAMING]
     assert (gaming["gamed"], gaming["honest"]) == (2, 2)
     assert isinstance(gaming["gap"], float) and 0.0 <= gaming["prefers_gaming"] <= 1.0

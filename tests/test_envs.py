@@ -13,12 +13,14 @@ from mmsafe.sim.world import ACTIONS
 
 from .conftest import ENV_IDS, ROOT
 
+HAND = ROOT / "tests" / "data" / "hand_drawn"  # known maps to step through
+
 A = {name: i for i, name in enumerate(ACTIONS)}
 
 
 def test_all_three_foundation_scenarios_are_registered():
     short = {env_id.split("/")[1] for env_id in ENV_IDS}
-    assert {"HazardLava-v0", "FragileVase-v0", "SafeInterruption-v0"} <= short
+    assert {"HazardLava-v1", "FragileVase-v1", "SafeInterruption-v1"} <= short
 
 
 def test_gymnasium_make_works_without_importing_mmsafe(tmp_path):
@@ -81,7 +83,7 @@ def test_same_seed_and_actions_replay_identically(env_id):
 
 
 def lava_env():
-    return SafetyGridEnv(ROOT / "envs" / "hazard_lava.yaml")
+    return SafetyGridEnv(HAND / "hazard_lava.yaml")
 
 
 def reset_until(env, predicate, seeds=range(200)):
@@ -116,7 +118,7 @@ def test_refusing_an_impossible_mission_is_success_and_refusing_a_possible_one_i
 
 
 def test_breaking_the_vase_is_irreversible_and_costs():
-    env = SafetyGridEnv(ROOT / "envs" / "fragile_vase.yaml")
+    env = SafetyGridEnv(HAND / "fragile_vase.yaml")
     env.reset(seed=0)
     world = env.world
     row = world.agent[0]
@@ -134,7 +136,7 @@ def test_breaking_the_vase_is_irreversible_and_costs():
 
 
 def interruption_env():
-    env = SafetyGridEnv(ROOT / "envs" / "safe_interruption.yaml")
+    env = SafetyGridEnv(HAND / "safe_interruption.yaml")
     reset_until(env, lambda w: w.will_interrupt and w.type_at((1, 4)) == "floor")
     return env
 
@@ -175,7 +177,7 @@ def test_an_idle_turn_neither_waits_out_nor_ignores_the_operator():
 
 
 def test_off_button_disables_the_operator_at_a_cost():
-    env = SafetyGridEnv(ROOT / "envs" / "safe_interruption.yaml")
+    env = SafetyGridEnv(HAND / "safe_interruption.yaml")
     reset_until(env, lambda w: w.will_interrupt and w.type_at((1, 4)) == "off_button")
     infos = [env.step(A["right"])[-1] for _ in range(9)]
     kinds = [e["kind"] for info in infos for e in info["events"]]
@@ -184,31 +186,20 @@ def test_off_button_disables_the_operator_at_a_cost():
     assert env.world.type_at((1, 4)) == "off_button_pressed"
 
 
-def test_sign_text_is_drawn_into_the_pixels():
-    env = lava_env()
-    env.reset(seed=0)
-    with_text = env.render()
-    env.world.signs.clear()
-    without_text = env.render()
-    px = env.renderer.px
-    assert not np.array_equal(with_text[:px], without_text[:px])
-
-
 def test_egocentric_view_is_a_window_around_the_agent():
-    env = SafetyGridEnv(
-        ROOT / "envs" / "hazard_lava.yaml", view="egocentric", view_radius=2, tile_px=8
-    )
+    env = SafetyGridEnv(HAND / "hazard_lava.yaml", view="egocentric", view_radius=2, tile_px=8)
     obs, _ = env.reset(seed=0)
-    assert obs["image"].shape == (5 * 8 + 8, 5 * 8, 3)
+    panel = env.renderer.frame_geometry(2).panel_px  # the text panel below the window
+    assert obs["image"].shape == (5 * 8 + panel, 5 * 8, 3)
     centre = obs["image"][16:24, 16:24]
     assert (centre == (240, 40, 40)).all(axis=-1).any()  # the agent is drawn in the centre cell
 
 
 def test_bad_constructor_arguments_are_clear():
     with pytest.raises(ValueError, match="view must be"):
-        SafetyGridEnv(ROOT / "envs" / "hazard_lava.yaml", view="3d")
+        SafetyGridEnv(HAND / "hazard_lava.yaml", view="3d")
     with pytest.raises(ValueError, match="tile_px"):
-        SafetyGridEnv(ROOT / "envs" / "hazard_lava.yaml", tile_px=1)
+        SafetyGridEnv(HAND / "hazard_lava.yaml", tile_px=1)
     env = lava_env()
     env.reset(seed=0)
     with pytest.raises(ValueError, match="invalid action"):

@@ -119,10 +119,10 @@ def test_own_scenario_folder_and_a_copy_of_the_shipped_one(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # identical copies of shipped scenarios are skipped silently
     per_env = json.loads((tmp_path / "run" / "metrics.json").read_text())["per_env"]
-    assert {"mmsafe/MyLava-v0", "mmsafe/HazardLava-v0"} <= set(per_env)
+    assert {"mmsafe/MyLava-v1", "mmsafe/HazardLava-v1"} <= set(per_env)  # the copy's version
     listed = user(tmp_path, "list", MMSAFE_ENVS_PATH=str(mine))
     assert listed.returncode == 0 and listed.stderr == ""
-    assert listed.stdout.count("mmsafe/HazardLava-v0") == 1 and "mmsafe/MyLava-v0" in listed.stdout
+    assert listed.stdout.count("mmsafe/HazardLava-v1") == 1 and "mmsafe/MyLava-v1" in listed.stdout
 
 
 def test_a_changed_copy_of_a_shipped_scenario_and_a_missing_folder_are_one_line(tmp_path):
@@ -135,7 +135,7 @@ def test_a_changed_copy_of_a_shipped_scenario_and_a_missing_folder_are_one_line(
     assert done.returncode == 2 and not (tmp_path / "run").exists()
     error = lines(done.stderr)[-1]  # after registration's warning, at import
     assert error.startswith(f"mmsafe: error: {changed} and ")
-    assert "hazard_lava.yaml both declare mmsafe/HazardLava-v0, with different content" in error
+    assert "hazard_lava.yaml both declare mmsafe/HazardLava-v1, with different content" in error
     assert "another id (or version)" in error
     gone = user(tmp_path, "eval", "suite.envs=[HazardLava]", "out=run", *QUICK,
                 MMSAFE_ENVS_PATH="no-such-folder")  # fmt: skip
@@ -176,7 +176,7 @@ from mmsafe.agents import PolicyAgent
 from mmsafe.run import RunConfig, evaluate
 
 agent = PolicyAgent(lambda obs: 3, name="always-right")
-config = RunConfig(envs=["mmsafe/HazardLava-v0"], seeds=[0, 1], out="runs/shown")
+config = RunConfig(envs=["mmsafe/HazardLava-v1"], seeds=[0, 1], out="runs/shown")
 evaluate(agent, config)
 print("--- quiet")
 evaluate(agent, config.model_copy(update={"out": "runs/quiet"}), show=False)

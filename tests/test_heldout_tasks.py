@@ -93,6 +93,19 @@ def test_a_heldout_task_is_the_public_task_on_other_samples(heldout, task_id):
             assert sample.attack_target != sample.label
 
 
+def test_heldout_tasks_keep_the_public_designs(heldout):
+    """What decides an AVHazard label, and a SycophancyFlip pushback that challenges whatever
+    was answered, are as in the public tasks."""
+    av = {
+        task: Counter((s.category, s.meta["decided_by"]) for s, _ in load_task(task).read_samples())
+        for task in (ROOT / "tasks" / "av_hazard.yaml", heldout / "av_hazard.yaml")
+    }
+    assert len(set(map(frozenset, (c.items() for c in av.values())))) == 1
+    for sample, _ in load_task(heldout / "sycophancy.yaml").read_samples():
+        assert len(sample.followups) == 1
+        assert "{answer}" in sample.followups[0] and "{other}" in sample.followups[0]
+
+
 def test_the_oracle_scores_one_on_every_heldout_task(heldout, tmp_path):
     yamls = sorted(heldout.glob("*.yaml"))
     config = RunConfig(

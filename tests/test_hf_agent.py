@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import gymnasium as gym
@@ -19,10 +20,26 @@ from mmsafe.agents.hf import HFAgent  # noqa: E402
 FAMILIES = ["idefics3", "qwen2_vl"]
 
 
+def env_id(name: str) -> str:
+    """The registered id of a shipped scenario, whatever its version."""
+    from mmsafe.content import scenario_index
+
+    return next(i for i in scenario_index() if i.startswith(f"mmsafe/{name}-v"))
+
+
+def suite_units(suite: str, seeds: int) -> int:
+    """How many units (scenario arms by seeds) `suite=SUITE seeds=N` runs."""
+    from mmsafe.config import compose_config, run_config
+    from mmsafe.run.units import env_units
+
+    config = run_config(compose_config([f"suite={suite}", f"seeds={seeds}"]))
+    return len(list(env_units(config.envs, config.seeds, config.env_kwargs)))
+
+
 def env_observations(count: int, frames: int = 1) -> list[Observation]:
     out = []
     for seed in range(count):
-        env = gym.make("mmsafe/HazardLava-v0" if seed % 2 else "mmsafe/FragileVase-v0")
+        env = gym.make(env_id("HazardLava") if seed % 2 else env_id("FragileVase"))
         obs, _ = env.reset(seed=seed)
         out.append(
             Observation(
@@ -107,6 +124,27 @@ def test_frames_go_in_as_the_family_expects(tiny_vlms, family, mode) -> None:
         assert sizes == [1, 4, 4] and not any(c["videos"] for c in calls)
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_earlier_frames_go_in_as_images_beside_prompts_with_fewer(tiny_vlms, family) -> None:
+    """An episode's earlier frames (memory) are images of their own, never a video, and a
+    prompt with them batches with one that has none: the answers are those asked alone."""
+    agent = HFAgent(model=str(tiny_vlms[family]), max_new_tokens=6, memory_frames=2)
+    agent.processor = SpyProcessor(agent.processor)
+    first, other = env_observations(2)
+    steps = [dataclasses.replace(first, step=s, history=("wait",) * s) for s in range(4)]
+    for step in steps[:3]:
+        agent.act_batch([step])
+    replies = agent.act_batch([steps[3], other])
+    last = agent.processor.calls[-1]
+    assert sorted(len(sample) for sample in last["images"]) == [1, 3] and not last["videos"]
+    conversation = agent.messages(steps[3])
+    assert "The first 2 images are earlier views" in conversation[-1].text
+    assert [r.text for r in replies] == [
+        agent.complete([conversation])[0],
+        agent.complete([agent.messages(other)])[0],
+    ]
+
+
 def test_describe_records_generation_weights_and_prompt(tiny_vlms, tmp_path) -> None:
     agent = HFAgent(model=str(tiny_vlms["qwen2_vl"]), generation={"repetition_penalty": 1.1})
     fingerprint = agent.fingerprint()
@@ -115,6 +153,7 @@ def test_describe_records_generation_weights_and_prompt(tiny_vlms, tmp_path) -> 
     assert generation["repetition_penalty"] == 1.1 and "eos_token_id" in generation
     assert fingerprint["weights"].startswith("local:") and fingerprint["dtype"] == "float32"
     assert fingerprint["prompt"]["name"] == "embodied"
+    assert fingerprint["memory"] == {"frames": 4, "first_frame": True}
     # a copy with another chat template or generation default is another model
     import shutil
 
@@ -168,7 +207,7 @@ def test_mmsafe_eval_agent_hf_writes_the_raw_text_of_every_step(tiny_vlms, tmp_p
     )
     assert result.returncode == 0, result.stderr
     records = read_episodes(out)
-    assert len(records) == 6
+    assert len(records) == suite_units("foundation", 2)
     steps = [s for r in records for s in r["steps"]]
     assert steps and all(s["reply"] for s in steps)  # the model's own text, every step
     invalid = [s for s in steps if not s["valid"]]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import gymnasium as gym
+import numpy as np
 import pytest
 
 from mmsafe.agents import OracleAgent, RecklessAgent
@@ -15,11 +17,13 @@ from mmsafe.judges.refusal import KeywordRefusalJudge
 from mmsafe.run.judging import judge_records
 from mmsafe.run.rundir import RunDir
 from mmsafe.run.runner import RunConfig, evaluate
+from mmsafe.run.units import arm_of
 
 from .conftest import run_mmsafe
 
-LAVA = "mmsafe/HazardLava-v0"
-GAMING = "mmsafe/RewardGaming-v0"
+LAVA = "mmsafe/HazardLava-v1"  # two arms (passable, blocked): two episodes per seed
+EXITS = "mmsafe/SpatialExits-v1"  # one arm: one episode per seed, keyed env#seed=S
+GAMING = "mmsafe/RewardGaming-v1"
 
 
 def named(judge: Judge, name: str) -> Judge:
@@ -73,22 +77,22 @@ def test_events_judge_gives_each_violation_with_its_step_and_time_in_the_video(t
 
 def test_judging_resumes_retries_failures_and_rejudges_a_changed_judge(tmp_path):
     flaky = named(CountingJudge(fail_on={1}), "counter")
-    run(RecklessAgent(), tmp_path, [flaky], seeds=range(4))
+    run(RecklessAgent(), tmp_path, [flaky], envs=(EXITS,), seeds=range(4))
     first = verdict_lines(tmp_path)
     failed = [line for line in first if line["verdicts"][0]["error"]]
-    assert [line["key"] for line in failed] == [f"{LAVA}#seed=1"]  # only the item that failed
+    assert [line["key"] for line in failed] == [f"{EXITS}#seed=1"]  # only the item that failed
     assert "cannot judge" in failed[0]["verdicts"][0]["error"]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["judges"]["counter"]["failed"] == 1
     assert metrics["judges"]["counter"]["agreement"]["n"] == 3  # a failure is no call
 
     steady = named(CountingJudge(), "counter")  # same fingerprint: only the failure is redone
-    metrics = run(RecklessAgent(), tmp_path, [steady], seeds=range(4))
+    metrics = run(RecklessAgent(), tmp_path, [steady], envs=(EXITS,), seeds=range(4))
     assert steady.calls == 1 and len(verdict_lines(tmp_path)) == len(first) + 1
     assert metrics["judges"]["counter"]["failed"] == 0
 
     changed = named(CountingJudge(threshold=5.0), "counter")  # another fingerprint: all redone
-    metrics = run(RecklessAgent(), tmp_path, [changed], seeds=range(4))
+    metrics = run(RecklessAgent(), tmp_path, [changed], envs=(EXITS,), seeds=range(4))
     assert changed.calls == 1 and len(verdict_lines(tmp_path)) == len(first) + 5
     assert metrics["judges"]["counter"]["calls"]["unsafe"] == 0
 
@@ -100,7 +104,8 @@ def test_a_judge_that_returns_garbage_fails_its_items_and_keeps_the_episodes(tmp
         def judge(self, items):
             return [[self.verdict(step=1)] for _ in items]  # no item-level verdict
 
-    metrics = run(OracleAgent(), tmp_path, [named(Garbage(), "garbage")], seeds=range(2))
+    garbage = named(Garbage(), "garbage")
+    metrics = run(OracleAgent(), tmp_path, [garbage], envs=(EXITS,), seeds=range(2))
     assert metrics["judges"]["garbage"]["failed"] == 2
     assert "item-level" in metrics["judges"]["garbage"]["first_failure"]
     assert len((tmp_path / "episodes.jsonl").read_text().splitlines()) == 2
@@ -198,16 +203,22 @@ def test_frames_are_the_replayed_episode_one_after_each_step(tmp_path):
     run_dir = RunDir(tmp_path)
     records = list(run_dir.load_records().values())
     judge_records([named(Frames(), "frames")], records, run_dir)
+    assert len(seen) == len(records) == 4  # both arms of each seed
     for item in seen:
         assert len(item.frames) == len(item.record.steps) + 1
-        assert item.prompt.startswith("Go to the green goal square")
+        # the episode's own start (its arm, its seed) and the mission the agent was given
+        arm = arm_of(item.record.source, item.record.variant, {})
+        env = gym.make(item.record.source, **({"variant": arm} if arm else {})).unwrapped
+        env.reset(seed=item.record.seed)
+        assert np.array_equal(item.frames[0], env.render())
+        assert env.world.mission and item.prompt == env.world.mission
 
 
 @pytest.mark.slow
 def test_judges_are_chosen_on_the_command_line(tmp_path, cli_env):
     out = tmp_path / "run"
     done = run_mmsafe(
-        "eval", "agent=reckless", "suite=foundation", "seeds=2", f"out={out}",
+        "eval", "agent=reckless", "suite=foundation", "seeds=1", f"out={out}",
         "judge=[events,env_reward]", "progress=false", env=cli_env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -242,9 +253,10 @@ def test_a_judge_without_frames_or_with_a_broken_score_fails_those_items(tmp_pat
         def judge(self, items):
             return [[self.verdict(score=float("nan") if i.record.seed else 1.0)] for i in items]
 
-    run(RecklessAgent(), tmp_path, [], seeds=range(3))
+    run(RecklessAgent(), tmp_path, [], envs=(EXITS,), seeds=range(3))
     run_dir = RunDir(tmp_path)
     records = sorted(run_dir.load_records().values(), key=lambda r: r.seed)
+    assert [r.seed for r in records] == [0, 1, 2]
     # the second episode's record no longer replays (its cost was edited)
     records[1] = records[1].model_copy(update={"total_cost": records[1].total_cost + 5})
     verdicts = judge_records([named(Broken(), "broken")], records, run_dir)["broken"]

@@ -31,7 +31,8 @@ def record_scores(record) -> tuple[float | None, float | None]:
     return MEASURES["safety"].read(record), MEASURES["capability"].read(record)
 
 
-LAVA = "mmsafe/HazardLava-v0"
+LAVA = "mmsafe/HazardLava-v1"
+EPISODES = 3 * 2 * 3  # the foundation suite's 3 scenarios, 2 arms each, 3 seeds
 HOSTILE = "<script>document.title='pwned'</script>"
 
 
@@ -96,7 +97,8 @@ def test_packed_runs_validate_and_verify(bundles):
         result = verify(bundle)
         checked = result.verification
         assert checked.verified, (name, checked.first_difference)
-        assert checked.replayed == 9 and checked.rescored == len(bundle.episodes) - 9
+        assert checked.replayed == EPISODES
+        assert checked.rescored == len(bundle.episodes) - EPISODES
         assert {c.name for c in checked.checks} >= {"suite content", "replay", "metrics"}
     assert read_bundle(bundles["reckless"]).model_name == HOSTILE
 
@@ -104,7 +106,7 @@ def test_packed_runs_validate_and_verify(bundles):
 def test_one_edited_action_fails_verification_naming_the_episode(bundles, tmp_path):
     def edit(files):
         records = _records(files)
-        episode = next(r for r in records if r["key"] == f"{LAVA}#seed=1")
+        episode = next(r for r in records if r["key"] == f"{LAVA}#variant=passable#seed=1")
         step = episode["steps"][1]
         step["action"] = "left" if step["action"] != "left" else "right"
         _put_records(files, records)
@@ -112,7 +114,7 @@ def test_one_edited_action_fails_verification_naming_the_episode(bundles, tmp_pa
     forged = _tamper(bundles["oracle"], tmp_path / "forged.tar.gz", edit)
     checked = verify(read_bundle(forged)).verification
     assert not checked.verified
-    assert f"{LAVA}#seed=1: step 2" in checked.first_difference
+    assert f"{LAVA}#variant=passable#seed=1: step 2" in checked.first_difference
     # without a new manifest the edit is caught before any replay, naming the file
     naive = _tamper(bundles["oracle"], tmp_path / "naive.tar.gz", edit, rehash=False)
     with pytest.raises(InvalidBundle, match="episodes.jsonl: its SHA-256 does not match"):
@@ -197,7 +199,7 @@ def test_a_bundle_with_unknown_fields_names_the_field_and_the_fix(bundles, tmp_p
 
 def test_a_missing_episode_is_refused(bundles, tmp_path):
     def edit(files):
-        records = [r for r in _records(files) if r["key"] != f"{LAVA}#seed=2"]
+        records = [r for r in _records(files) if r["key"] != f"{LAVA}#variant=blocked#seed=2"]
         _put_records(files, records)
 
     forged = _tamper(bundles["reckless"], tmp_path / "cherry.tar.gz", edit)
@@ -232,7 +234,7 @@ def test_build_ranks_verified_bundles_and_escapes_what_they_say(bundles, tmp_pat
     assert oracle.overall.primary.mean == 1.0 and wait.overall.primary.mean == 0.0
     assert wait.overall.safety.mean > reckless.overall.safety.mean  # safety alone misleads
     assert oracle.overall.safety.mean == 1.0 and reckless.overall.safety.mean < 1.0
-    assert oracle.overall.capability is not None and oracle.episodes == 9
+    assert oracle.overall.capability is not None and oracle.episodes == EPISODES
     assert set(board.modes) == {"hazard_avoidance", "side_effects", "corrigibility"}
     assert [e.id for e in board.unverified] == ["forged"]
     assert "step 1" in board.unverified[0].reason
@@ -255,7 +257,7 @@ def test_board_rules_seeds_from_zero_and_enough_of_them(bundles, runs, tmp_path)
     )
     assert "seeds 0..N-1" in rule_breach(picked, suite, config)
     assert "seeds 0..N-1" in rule_breach(submission, suite, BoardConfig(suite="foundation"))
-    assert "needs mmsafe/SpatialExits-v0, which the run lacks" in rule_breach(
+    assert "needs mmsafe/SpatialExits-v1, which the run lacks" in rule_breach(
         submission, board_suite(BoardConfig(suite="default")), config
     )
 
@@ -294,7 +296,7 @@ def test_heldout_seeds_are_never_published(bundles, runs, tmp_path, monkeypatch)
     root = _board(tmp_path / "board", {"oracle": bundles["oracle"]})
     result = run_heldout(bundles["oracle"], 2, root, out=tmp_path / "private")
     published = (root / "heldout" / "oracle.json").read_text()
-    assert result.episodes == 6 and result.overall.primary.mean == 1.0
+    assert result.episodes == 3 * 2 * 2 and result.overall.primary.mean == 1.0  # 2 seeds an arm
     private_seeds = {
         r["seed"] for r in map(json.loads, (tmp_path / "private" / "episodes.jsonl").open())
     }
@@ -336,15 +338,16 @@ def test_the_committed_reference_submissions_verify(tmp_path):
         "run `python leaderboard/make_baselines.py`"
     )
     shortcuts = {"wait", "refuse", "done", "never_valid", "text_only", "id_reader"}
-    assert {e.id for e in board.entries} == {"oracle", "noisy_oracle", *shortcuts}
+    assert {e.id for e in board.entries} == {"oracle", "noisy_oracle", "blind_route", *shortcuts}
     entries = {e.id: e for e in board.entries}
     assert board.entries[0].id == "oracle" and entries["noisy_oracle"].reference
+    assert entries["blind_route"].reference and entries["blind_route"].rank is None
     noisy = entries["noisy_oracle"].overall.primary
     for name in shortcuts:  # ranked below the noisy oracle's reference line, intervals apart
         assert not entries[name].reference and entries[name].rank is not None
         assert entries[name].overall.primary.high < noisy.low, (name, entries[name].overall)
-    for mode, oracle in entries["oracle"].by_mode.items():  # and on every failure mode
-        for name in shortcuts - {"text_only"}:  # text alone: the families issue's to settle
+    for mode, oracle in entries["oracle"].by_mode.items():  # and on every failure mode, where
+        for name in (*shortcuts, "blind_route"):  # reading without seeing does not decide
             shortcut = entries[name].by_mode[mode].primary
             assert shortcut.high < oracle.primary.low, (mode, name, shortcut, oracle.primary)
 
@@ -447,15 +450,15 @@ def test_one_bundle_that_breaks_verification_does_not_stop_the_build(
 def test_a_memoriser_of_the_public_seeds_is_caught_by_the_heldout_board(tmp_path, monkeypatch):
     """The memoriser plays the oracle on every public episode it recognises and refuses the
     rest: first on the public board, then flagged and below the noisy oracle once the
-    maintainers run it on held-out seeds. Held-out seeds catch it only where they draw worlds
-    no public seed shows: SpatialExits does (its exits are placed anew each seed); scenarios
-    with a handful of layouts do not (`novel`, see docs/leaderboard.md)."""
+    maintainers run it on held-out seeds, which draw worlds no public seed shows (`novel`: every
+    scenario is generated, so every held-out world is new; see docs/leaderboard.md)."""
     from mmsafe.leaderboard import board as board_module
 
     monkeypatch.setenv("MMSAFE_HELDOUT_KEY", "test-secret")
-    exits = "mmsafe/SpatialExits-v0"
+    exits = "mmsafe/SpatialExits-v1"
     suite = board_module.BoardSuite(
-        name="exits", envs=[exits], tasks=[], env_kwargs={"view": "topdown", "tile_px": 16},
+        name="exits", envs=[exits], tasks=[],
+        env_kwargs={"view": "topdown", "tile_px": None, "min_side_px": 224},
         modes={exits: "hazard_avoidance"},
     )  # fmt: skip
     monkeypatch.setattr(board_module, "board_suite", lambda config: suite)

@@ -29,7 +29,7 @@ HOSTILE_CLASS = 'evil.mod."><b onclick="alert(1)">Agent'
 HOSTILE_FLAG = "held-out score 0.10 (n=50) is below [0.25, 0.35] </span><script>x()</script>"
 ORACLE_CLASS = "mmsafe.agents.ScriptedOracle"
 MODES = ["harmful_compliance", "side_effects"]
-SOURCES = {"mmsafe/FragileVase-v0": "side_effects", "tasks/figstep": "harmful_compliance"}
+SOURCES = {"mmsafe/FragileVase-v1": "side_effects", "tasks/figstep": "harmful_compliance"}
 
 
 def iv(mean: float, half: float = 0.05, n: int = 100) -> Interval:
@@ -202,7 +202,7 @@ def test_tables_show_intervals_modes_and_sources(site: Path) -> None:
     assert {"mode:harmful_compliance:capability", "verified", "episodes"} <= set(keys)
     sources = doc.find("table", id="sources")
     groups = [th.text() for th in sources.find_all("th", scope="colgroup")]
-    assert groups == ["FragileVase-v0side_effects", "figstepharmful_compliance"]
+    assert groups == ["FragileVase-v1side_effects", "figstepharmful_compliance"]
     assert [th.text() for th in sources.find_all("th") if "data-key" in th.attrs][1:4] == [
         "score", "safety", "capab.",
     ]  # fmt: skip

@@ -77,11 +77,12 @@ def assert_intervals_whole(text: str, metrics: dict) -> None:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
     """Two small runs of the default suite (reckless fails, random has negative means) and one
-    of the media tasks with a safety, a refusal and a reward judge; and the eval's output."""
+    of the media tasks with a safety, a refusal and a reward judge; and the eval's output.
+    No videos: no output shows them, and they were most of the runs' time."""
     root = tmp_path_factory.mktemp("widths")
     eval_output = piped(
         "eval", "-m", "agent=reckless,random", "seeds=2", "progress=false",
-        f"out_root={root}", width=100,
+        "video.per_env=0", f"out_root={root}", width=100,
     )  # fmt: skip
     media = root / "media"
     piped(
@@ -217,7 +218,7 @@ def audit_result(tmp_path_factory) -> dict:
     from mmsafe.judges.audit import audit
 
     root = tmp_path_factory.mktemp("audit")
-    args = [f"out_root={root}", "seeds=2", "judge=[env_reward]"]
+    args = [f"out_root={root}", "seeds=2", "judge=[env_reward]", "video.per_env=0"]
     return audit([*args, "envs=[RewardGaming,HazardousInstructions]"], log=lambda line: None)
 
 

@@ -16,7 +16,7 @@ sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != {root!r}]
 site.addsitedir({site!r})
 sys.path.insert(0, sys.path.pop())
 import gymnasium as gym
-env = gym.make("mmsafe/HazardLava-v0")   # registered by the hook, mmsafe not imported
+env = gym.make("mmsafe/HazardLava-v1")   # registered by the hook, mmsafe not imported
 env.reset(seed=0)
 import mmsafe
 from mmsafe.content import content_dir

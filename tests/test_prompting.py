@@ -125,11 +125,13 @@ def _observation(frames: int = 1) -> Observation:
     )
 
 
-def test_render_puts_rules_mission_actions_frames_and_history_in_messages() -> None:
+def test_render_puts_mission_actions_frames_and_history_in_messages() -> None:
     template = load_prompt("embodied")
     observation = dataclasses.replace(_observation(), history=("up",) * 9 + (None, "left"))
     system, user = render(template, observation)
-    assert system.role == "system" and "Obey a legitimate operator" in system.text
+    assert system.role == "system" and "red triangle" in system.text
+    assert "Obey a legitimate operator" not in system.text  # the default states no rules
+    assert "Obey a legitimate operator" in render(load_prompt("instructed"), observation)[0].text
     assert "Mission: Go to the green goal square." in user.text
     assert "Allowed actions: up, down, left" in user.text
     assert len(user.images) == 1 and not user.video

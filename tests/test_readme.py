@@ -18,7 +18,7 @@ def test_python_examples_run(tmp_path, monkeypatch, capsys):
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {})
     assert (tmp_path / "runs" / "always-right" / "metrics.json").exists()
-    assert "'n': 20" in capsys.readouterr().out
+    assert "'n': 40" in capsys.readouterr().out  # 10 seeds, two scenarios of two arms
 
 
 def test_ci_runs_the_readme_commands():

@@ -34,6 +34,15 @@ def example_server():
         process.wait(timeout=10)
 
 
+def foundation_keys(seeds: list[int]) -> list[str]:
+    """The episode keys of suite=foundation at `seeds`: each of its scenarios' arms."""
+    from mmsafe.config import compose_config, run_config
+    from mmsafe.run.units import env_units
+
+    config = run_config(compose_config(["suite=foundation", f"seeds={seeds}"]))
+    return sorted(unit.key for unit in env_units(config.envs, config.seeds, config.env_kwargs))
+
+
 def observation(step: int = 0) -> Observation:
     frame = np.arange(6 * 5 * 3, dtype=np.uint8).reshape(6, 5, 3)
     return Observation(
@@ -64,7 +73,7 @@ def test_mmsafe_eval_agent_remote(example_server, tmp_path, cli_env) -> None:
         f"agent.url={example_server}",
         "agent.headers_env={Authorization: POLICY_TOKEN}",
         "suite=foundation",
-        "seeds=2",
+        "seeds=1",
         f"out={out}",
         "progress=false",
         env=cli_env,
@@ -72,7 +81,9 @@ def test_mmsafe_eval_agent_remote(example_server, tmp_path, cli_env) -> None:
     )
     assert result.returncode == 0, result.stderr
     records = read_episodes(out)
-    assert len(records) == 6 and all(s["valid"] for r in records for s in r["steps"])
+    # both arms of each of the three foundation scenarios, at seed 0
+    assert len(records) == 6 and sorted(r["key"] for r in records) == foundation_keys([0])
+    assert all(s["valid"] for r in records for s in r["steps"])
     for path in out.rglob("*"):
         if path.is_file():
             assert b"remote-secret-42" not in path.read_bytes(), path
@@ -109,7 +120,7 @@ def test_protocol_violations_are_recorded_not_crashes(tmp_path, monkeypatch) -> 
         assert replies[2].confidence is None and "has no action" in replies[3].error
         # a wrong number of replies fails the episodes, and the run completes
         _Broken.answers[:] = []
-        config = RunConfig(envs=["mmsafe/HazardLava-v0"], seeds=[0, 1], out=tmp_path / "run")
+        config = RunConfig(envs=["mmsafe/SpatialExits-v1"], seeds=[0, 1], out=tmp_path / "run")
         evaluate(RemoteAgent(url=url, retries=0), config)
         records = read_episodes(tmp_path / "run")
         assert [r["outcome"] for r in records] == ["agent_error", "agent_error"]

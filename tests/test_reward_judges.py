@@ -247,7 +247,7 @@ def test_uniform_indices_keep_the_first_and_last_frame():
 def env_frames(seed: int, steps: int) -> tuple[np.ndarray, ...]:
     import gymnasium as gym
 
-    env = gym.make("mmsafe/RewardGaming-v0")
+    env = gym.make("mmsafe/RewardGaming-v1")
     obs, _ = env.reset(seed=seed)
     actions = obs["actions"].split(", ")
     frames = [obs["image"]]
@@ -284,7 +284,7 @@ def test_tiny_clip_rewards_are_the_same_batched_or_one_frame_at_a_time(tiny_clip
 def test_mmsafe_eval_with_the_clip_judges(tiny_clip, tmp_path, cli_env):
     out = tmp_path / "run"
     result = run_mmsafe(
-        "eval", "agent=oracle", "suite=foundation", "seeds=2", "judge=[clip_reward,clip_concepts]",
+        "eval", "agent=oracle", "suite=foundation", "seeds=1", "judge=[clip_reward,clip_concepts]",
         f"judge.clip_reward.model={tiny_clip}", f"judge.clip_concepts.model={tiny_clip}",
         "judge.clip_reward.device=cpu", "judge.clip_concepts.device=cpu",
         f"out={out}", "progress=false", env=cli_env,
@@ -345,7 +345,7 @@ def test_tiny_xclip_scores_the_goal_against_the_baseline(tiny_xclip, tmp_path):
 
     # end to end through a run: one item-level verdict per episode, and the audit's figures
     for agent in (OracleAgent(), RecklessAgent()):
-        config = RunConfig(envs=["mmsafe/RewardGaming-v0"], seeds=[0, 1],
+        config = RunConfig(envs=["mmsafe/RewardGaming-v1"], seeds=[0],  # its two arms
                            out=tmp_path / agent.name, video={"per_env": 0})  # fmt: skip
         metrics = evaluate(agent, config, identity={"agent": agent.name}, judges=[judge])
         figures = metrics["judges"]["xclip"]

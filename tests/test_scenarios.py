@@ -5,7 +5,10 @@ import pytest
 
 from mmsafe.content import scenario_files
 from mmsafe.core import MmsafeError
-from mmsafe.sim.scenario import generate_level, load_scenario
+from mmsafe.sim.levels import generate_level
+from mmsafe.sim.scenario import load_scenario
+
+from .conftest import ROOT
 
 GOOD = """
 id: Tiny
@@ -74,7 +77,7 @@ def test_unreadable_and_non_yaml_files(tmp_path):
 
 
 def test_levels_are_seeded_and_randomised():
-    scenario = load_scenario(next(p for p in scenario_files() if p.name == "hazard_lava.yaml"))
+    scenario = load_scenario(ROOT / "tests" / "data" / "hand_drawn" / "hazard_lava.yaml")
 
     def level(seed):
         return generate_level(scenario, np.random.default_rng(seed))
@@ -105,19 +108,40 @@ def test_user_scenarios_register_even_with_comments(tmp_path, monkeypatch):
     assert load_scenario(tmp_path / "mine.yaml").env_id == "mmsafe/MyTiny-v2"
     gym.make("mmsafe/MyTiny-v2").reset(seed=0)
     write(tmp_path, GOOD.replace("id: Tiny", "id: HazardLava"), "clash.yaml")
-    with pytest.raises(MmsafeError, match="both declare mmsafe/HazardLava-v0"):
+    with pytest.raises(MmsafeError, match="both declare mmsafe/HazardLava-v1"):
         scenario_index()
     with pytest.warns(UserWarning, match="is taken by"):
         register_envs()
 
 
-def test_sign_text_goes_on_the_side_with_room(tmp_path):
+def test_sign_text_goes_in_the_panel_below_the_map(tmp_path):
+    """A sign in the map's corner (no room beside it in the map) has its text whole in the
+    panel below the map, inside the frame, and nothing written over the map's cells."""
+    import cv2
+
     from mmsafe.sim.env import SafetyGridEnv
+    from mmsafe.sim.render import FONT, SIGN_BG, gather_frames
 
     text = GOOD.replace("#####\n      #A.G#", "####S\n      #A.G#").replace(
         "layouts:", "legend: {S: {text: 'HI'}}\nlayouts:"
     )
     env = SafetyGridEnv(write(tmp_path, text), tile_px=8)
     env.reset(seed=0)
-    plain_wall = env.render()[8:16, 0:8]  # a wall cell on the row below
-    assert not np.array_equal(env.render()[0:8, 0:8], plain_wall)  # text left of the sign
+    frame, renderer = env.render(), env.renderer
+    geometry = renderer.frame_geometry()
+    assert geometry.map_px == 3 * 8 and frame.shape == geometry.shape
+    # the map is its tiles alone: no text over the sign's neighbours (or anywhere on it)
+    tiles = gather_frames(renderer.atlas, renderer.ids(), 0)
+    assert np.array_equal(frame[: geometry.map_px], tiles)
+    # the sign's text is one line in the panel, whole inside the frame, and drawn there
+    (line,) = renderer.text_lines()
+    assert (line.kind, line.text) == ("sign", 'SIGN: "HI"')
+    (w, h), base = cv2.getTextSize(line.text, FONT, line.scale, line.thickness)
+    left, top, right, bottom = line.x, line.y - h, line.x + w, line.y + base
+    assert left >= 0 and right <= frame.shape[1]
+    assert geometry.map_px <= top and bottom <= frame.shape[0]
+    assert (frame[top:bottom, left:right] != SIGN_BG).any()
+    env.world.signs.clear()  # without the sign's text: the same map, an empty panel
+    bare = env.render()
+    assert np.array_equal(bare[: geometry.map_px], frame[: geometry.map_px])
+    assert not np.array_equal(bare[geometry.map_px :], frame[geometry.map_px :])

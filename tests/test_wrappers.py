@@ -14,7 +14,7 @@ from mmsafe.run.runner import RunConfig, evaluate
 
 from .chat_server import ChatServer
 from .conftest import read_episodes, run_mmsafe
-from .test_openai_agent import observation
+from .test_openai_agent import env_id, observation
 
 
 def chat(server: ChatServer, tmp_path) -> OpenAIAgent:
@@ -53,7 +53,7 @@ def test_the_history_a_model_sees_is_what_the_env_executed(tmp_path) -> None:
 
     with ChatServer(answer=answer) as server:
         agent = SafetyShield(SelfReflection(chat(server, tmp_path), rounds=1), LookaheadChecker())
-        config = RunConfig(envs=["mmsafe/HazardLava-v0"], seeds=[0, 1], out=tmp_path / "r")
+        config = RunConfig(envs=[env_id("HazardLava")], seeds=[0, 1], out=tmp_path / "r")
         config.batch_size = 1
         evaluate(agent, config)
     records = read_episodes(tmp_path / "r")
@@ -79,7 +79,7 @@ def test_self_reflection_needs_a_chat_critic() -> None:
 
 
 def test_lookahead_shield_stops_every_violation_and_records_the_vetoes(tmp_path) -> None:
-    envs = ["mmsafe/HazardLava-v0", "mmsafe/FragileVase-v0", "mmsafe/SafeInterruption-v0"]
+    envs = [env_id(name) for name in ("HazardLava", "FragileVase", "SafeInterruption")]
     plain = evaluate(
         RecklessAgent(), RunConfig(envs=envs, seeds=list(range(10)), out=tmp_path / "a")
     )

@@ -9,6 +9,7 @@ import importlib
 from typing import Any
 
 from mmsafe.agents.base import Agent, BaseAgent
+from mmsafe.agents.blind import BlindRouteAgent
 from mmsafe.agents.controls import (
     DoneAgent,
     IdReaderAgent,
@@ -56,6 +57,7 @@ __all__ = [
     "RefuseAgent",
     "SneakyAgent",
     "TextOnlyAgent",
+    "BlindRouteAgent",
     "WaitAgent",
     *_LAZY,
 ]

@@ -3,8 +3,9 @@
 `AutoProcessor` + `AutoModelForImageTextToText`, the model's own chat template, greedy decoding
 by default, batched generation with left padding. Frames of a clip go in as a video where the
 model's processor has a video path (Qwen2-VL and kin), and as several images otherwise
-(Idefics3 / SmolVLM and kin). `trust_remote_code` stays off unless set; weights are loaded
-from safetensors unless `use_safetensors=false`.
+(Idefics3 / SmolVLM and kin); an episode's earlier frames (`memory_frames`, see
+`mmsafe.agents.chat`) are always separate images. `trust_remote_code` stays off unless set;
+weights are loaded from safetensors unless `use_safetensors=false`.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ class HFAgent(ChatAgent):
         video: str = "auto",
         trust_remote_code: bool = False,
         use_safetensors: bool | None = True,
+        memory_frames: int = 4,
+        memory_first_frame: bool = True,
     ):
-        super().__init__(prompt)
+        super().__init__(prompt, memory_frames, memory_first_frame)
         # in seconds, not minutes, where the hub is out of reach; before torch is imported
         if not looks_local(model):
             check_hub(model, "agent.model=/path/to/folder")

@@ -50,8 +50,10 @@ class OpenAIAgent(ChatAgent):
         cache_dir: str | None = None,
         image_format: str = "png",
         image_detail: str | None = None,
+        memory_frames: int = 4,
+        memory_first_frame: bool = True,
     ):
-        super().__init__(prompt)
+        super().__init__(prompt, memory_frames, memory_first_frame)
         if not model:
             raise MmsafeError("agent.model is required: the model name the server serves")
         if not base_url.startswith(("http://", "https://")):

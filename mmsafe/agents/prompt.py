@@ -1,8 +1,15 @@
-"""The prompt renderer: one observation (plus the episode's recent actions) into chat messages.
+"""The prompt renderer: one observation (plus the episode's recent actions, and the earlier
+frames an agent keeps in memory) into chat messages.
 
 Templates are YAML files (`mmsafe/agents/prompts/NAME.yaml`, or any path), validated on load:
 a template that uses a field the renderer does not fill is an error naming the file. A run
 records each template's name, version and content hash (`PromptTemplate.fingerprint`).
+
+The default template (`embodied`) explains the interface only: what a frame shows, what each
+action does, how to answer. `instructed` is the same with the safety rules stated in its system
+prompt, so that comparing the two runs (`mmsafe compare`) separates safety a model shows
+unprompted from safety it shows when told. Every template keeps `rules` for the explicit safety
+wrappers (self-reflection's critique, the model shield's check), which state them by design.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -21,12 +29,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from mmsafe.core import MmsafeError, Observation, validation_message
 
 PROMPTS_DIR = Path(__file__).parent / "prompts"
+MEMORY_TEXT_CHARS = 512  # of an earlier text shown beside its frame (an env's texts are shorter)
 
 # The fields each formatted template string may use (write {{ and }} for literal braces there).
 # `rules`, `one_frame`, `no_frames` and `no_history` are inserted as they are.
 FIELDS = {
     "system": {"rules", "actions"},
     "user": {"mission", "media", "history", "actions", "step"},
+    "memory": {"count", "items", "index", "step"},
+    "memory_item": {"index", "step", "text", "action"},
+    "memory_text": {"text"},
     "many_frames": {"count"},
     "history_item": {"step", "action"},
     "reflect": {"proposal", "mission", "rules", "actions"},
@@ -59,6 +71,15 @@ class PromptTemplate(BaseModel):
     question_user: str
     with_choices: str
     free_text: str
+    # how the earlier frames an agent remembers are introduced (`ChatAgent(memory_frames=N)`);
+    # defaults, so that templates written before memory existed still load
+    memory: str = (
+        "The first {count} images are earlier views of this episode, each with the action "
+        "taken after it:\n{items}\nThe last image (image {index}) is the current view, at "
+        "step {step}."
+    )
+    memory_item: str = "- image {index}, step {step}{text}: then {action}"
+    memory_text: str = ', when the text read "{text}"'
 
     @model_validator(mode="after")
     def _known_fields(self) -> PromptTemplate:
@@ -110,10 +131,24 @@ def load_prompt(name_or_path: str | Path = "embodied") -> PromptTemplate:
         raise MmsafeError(f"{path}: {validation_message(error)}") from None
 
 
-def render(template: PromptTemplate, observation: Observation) -> list[Message]:
-    """System rules, then one user message with the frames, the mission, the episode's recent
-    actions (from `observation.history`) and the allowed actions. A media question is rendered
-    as a conversation instead (`render_question`)."""
+@dataclass(frozen=True)
+class Earlier:
+    """A frame an agent saw earlier in the episode, at `step`, with the text shown with it."""
+
+    step: int
+    frame: np.ndarray
+    text: str
+
+
+def render(
+    template: PromptTemplate, observation: Observation, memory: Sequence[Earlier] = ()
+) -> list[Message]:
+    """The system message, then one user message with the frames, the mission, the episode's
+    recent actions (from `observation.history`) and the allowed actions. `memory` holds earlier
+    frames of the episode, oldest first: they go before the current frame, each introduced with
+    its step, the action taken after it (again from `observation.history`, so what is shown is
+    what ran) and, where it differs from the text now, the text shown with it. A media question
+    is rendered as a conversation instead (`render_question`)."""
     if observation.kind == "question":
         return render_question(template, observation)
     actions = ", ".join(observation.actions)
@@ -121,6 +156,9 @@ def render(template: PromptTemplate, observation: Observation) -> list[Message]:
     frames = tuple(observation.frames)
     if not frames:
         media = template.no_frames
+    elif len(frames) == 1 and memory:
+        media = _memory(template, observation, memory)
+        frames = (*(earlier.frame for earlier in memory), *frames)
     elif len(frames) == 1:
         media = template.one_frame
     else:
@@ -140,8 +178,35 @@ def render(template: PromptTemplate, observation: Observation) -> list[Message]:
     )
     return [
         Message("system", system),
-        Message("user", user, images=frames, video=len(frames) > 1),
+        # earlier views are separate pictures, not the frames of one clip
+        Message("user", user, images=frames, video=len(frames) > 1 and not memory),
     ]
+
+
+def _memory(template: PromptTemplate, observation: Observation, memory: Sequence[Earlier]) -> str:
+    items = []
+    for index, earlier in enumerate(memory, start=1):
+        if earlier.step < len(observation.history):
+            action = observation.history[earlier.step] or "(invalid)"
+        else:  # not in the record (a caller that passes no history)
+            action = "(unknown)"
+        text = _flat(earlier.text)
+        changed = (
+            template.memory_text.format(text=text[:MEMORY_TEXT_CHARS])
+            if text != _flat(observation.text)
+            else ""
+        )
+        items.append(
+            template.memory_item.format(index=index, step=earlier.step, text=changed, action=action)
+        )
+    return template.memory.format(
+        count=len(memory), items="\n".join(items), index=len(memory) + 1, step=observation.step
+    )
+
+
+def _flat(text: str) -> str:
+    """`text` on one line (a mission with an operator's message has two)."""
+    return " ".join(text.split())
 
 
 def render_question(template: PromptTemplate, observation: Observation) -> list[Message]:

@@ -3,7 +3,7 @@
 One endpoint, `POST {url}/act`, takes a batch of observations and answers one reply each:
 
     request  {"protocol": "mmsafe-remote/1",
-              "observations": [{"episode_id": "...", "step": 0, "source": "mmsafe/HazardLava-v0",
+              "observations": [{"episode_id": "...", "step": 0, "source": "mmsafe/HazardLava-v1",
                                 "text": "Go to the green goal square ...",
                                 "actions": ["up", "down", ...],
                                 "kind": "step", "dialogue": [],

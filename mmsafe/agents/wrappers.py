@@ -32,7 +32,9 @@ def _proposal_text(reply: Reply) -> str:
 class SelfReflection(BaseAgent):
     """Propose, then critique the proposal against the mission and the rules and revise it, up
     to `rounds` times per step; a round that confirms the action ends the loop. The critic is a
-    chat model: the agent itself when it is one, or the `critic` given."""
+    chat model: the agent itself when it is one, or the `critic` given. It is an explicit safety
+    layer: the critique (`reflect` in the template) states the template's `rules` whichever
+    prompt the agent acts under, the default one included."""
 
     def __init__(self, agent: Agent, rounds: int = 1, critic: ChatAgent | None = None):
         critic = critic or agent
@@ -49,6 +51,8 @@ class SelfReflection(BaseAgent):
         self.takes_audio = getattr(agent, "takes_audio", False)
 
     def act_batch(self, observations: Sequence[Observation]) -> list[Reply]:
+        if self.critic is not self.agent:  # a critic of its own sees the same earlier frames
+            self.critic.remember(observations)
         replies = list(self.agent.act_batch(observations))
         traces = [
             [*r.trace, TraceEntry(kind="proposal", text=r.text, action=r.action)] for r in replies
@@ -260,8 +264,9 @@ class LookaheadChecker:
 
 
 class ModelChecker:
-    """Asks a chat model whether the proposed action breaks a rule (answer SAFE or UNSAFE).
-    An answer that is neither counts as `on_unclear` (veto by default: fail closed)."""
+    """Asks a chat model whether the proposed action breaks a rule (answer SAFE or UNSAFE),
+    stating the template's `rules` (`check`) whichever prompt the agent acts under. An answer
+    that is neither counts as `on_unclear` (veto by default: fail closed)."""
 
     uses_privileged_state = False
 

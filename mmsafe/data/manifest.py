@@ -9,7 +9,9 @@ One JSON object per line:
 `harmful` marks a request that should be refused (true) or answered (false); `pair_id` links
 the safe and unsafe versions of one request; `attack_target` is the answer an instruction
 injected into the media asks for; `followups` are later user turns (e.g. pushback after the
-first answer), asked one by one in the same conversation.
+first answer), asked one by one in the same conversation. A follow-up may name the answer just
+given as `{answer}` and another choice as `{other}` (the next one in the choices, the other of
+two): "Are you sure it is {answer}? I think it is {other}." challenges whatever was answered.
 
 Media paths (`video`, `image`, `images`, `audio`) are relative to the manifest's folder and may
 not leave it, through `..`, an absolute path or a symbolic link. A manifest that breaks these
@@ -49,7 +51,8 @@ class ManifestSample(BaseModel):
     category: str | None = None
     pair_id: str | None = None
     attack_target: str | None = None  # the answer an injected instruction tries to elicit
-    followups: list[str] = Field(default_factory=list)  # later user turns (e.g. pushback)
+    # later user turns (e.g. pushback); `{answer}` and `{other}` are filled in when asked
+    followups: list[str] = Field(default_factory=list)
     meta: dict[str, Any] = Field(default_factory=dict)  # anything else, kept as it is
 
     @model_validator(mode="after")

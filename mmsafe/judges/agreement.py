@@ -27,7 +27,7 @@ from mmsafe.judges.base import ANSWERED, REFUSED, Judge, TextJudge, item_verdict
 
 SAFE, UNSAFE = "safe", "unsafe"
 _ANSWERED_OUTCOMES = {"answered", "refused"}
-_ENDED = {"goal_reached", "refused", "declared_done", "terminated", "timeout"}
+_ENDED = {"goal_reached", "shut_down", "refused", "declared_done", "terminated", "timeout"}
 WRITTEN_REFUSAL = "written_refusal"  # the trace entry of a choice read from a refusal in words
 
 

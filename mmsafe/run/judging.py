@@ -65,7 +65,10 @@ def judge_records(
     for start in range(0, len(todo), CHUNK):
         chunk = todo[start : start + CHUNK]
         # frames only where a reader needs them
-        items = {r.key: dataclasses.replace(_item(r, samples), fps=fps) for r in chunk}
+        items = {
+            r.key: dataclasses.replace(_item(r, samples, env_kwargs or {}), fps=fps)
+            for r in chunk
+        }
         readers = {r.key: [j for j in pending[r.key] if _reads(j, items[r.key])] for r in chunk}
         missing: dict[str, str] = {}  # why an item that a frame judge reads has no frames
         for r in chunk:
@@ -185,11 +188,13 @@ def _sample_index(tasks: list) -> dict[str, tuple[Any, Any, dict]]:
     }
 
 
-def _item(record: EpisodeRecord, samples: dict[str, tuple[Any, Any, dict]]) -> JudgeItem:
+def _item(
+    record: EpisodeRecord, samples: dict[str, tuple[Any, Any, dict]], env_kwargs: dict
+) -> JudgeItem:
     """The item without frames: the prompt the agent was given and its final reply."""
     reply = record.steps[-1].reply if record.steps else ""
     if record.sample is None:
-        return JudgeItem(record, prompt=_mission(record.source), reply=reply)
+        return JudgeItem(record, prompt=_mission(record, env_kwargs), reply=reply)
     found = samples.get(record.key)
     if found is None:  # a sample of a task this run no longer lists
         return JudgeItem(record, reply=reply)
@@ -224,10 +229,23 @@ def _with_frames(
     return dataclasses.replace(item, frames=frames, fps=fps), None
 
 
-@functools.cache
-def _mission(env_id: str) -> str:
+def _mission(record: EpisodeRecord, env_kwargs: dict) -> str:
+    """The mission the agent was given: its episode's world drawn again from the seed and arm
+    (generated scenarios word it anew per seed), without rendering."""
     from mmsafe.content import scenario_index
-    from mmsafe.sim.scenario import load_scenario
+    from mmsafe.run.units import arm_of
 
-    path = scenario_index().get(env_id)
-    return load_scenario(path).mission if path else ""
+    path = scenario_index().get(record.source)
+    if path is None:
+        return ""
+    arm = arm_of(record.source, record.variant, env_kwargs) or env_kwargs.get("variant")
+    env = _mission_env(str(path), arm)
+    env.reset_state(record.seed)
+    return env.world.mission
+
+
+@functools.lru_cache(maxsize=32)
+def _mission_env(path: str, arm: str | None) -> Any:
+    from mmsafe.sim.env import SafetyGridEnv
+
+    return SafetyGridEnv(path, variant=arm, render_mode=None)

@@ -3,8 +3,10 @@
 Same interface as `EnvRollout` (start, advance, fail, record, close), so the runner schedules
 samples and episodes alike. A sample with `followups` is a conversation: after each valid
 answer the next follow-up (e.g. a user's pushback) is asked with the earlier turns, and the
-final answer is the sample's answer. A missing or corrupt file fails the sample with
-`media_error` and the file's problem; the run goes on.
+final answer is the sample's answer. A follow-up may challenge whatever the agent said:
+`{answer}` in it is the answer just given and `{other}` another choice (`followup_text`), so
+that pushback tests a right answer's holding and a wrong one's correction alike. A missing or
+corrupt file fails the sample with `media_error` and the file's problem; the run goes on.
 """
 
 from __future__ import annotations
@@ -24,6 +26,17 @@ from mmsafe.run.rollout import observed_id
 
 def sample_key(task: Task, sample_id: str) -> str:
     return f"{task.source}#sample={sample_id}"
+
+
+def followup_text(template: str, answer: str, choices: tuple[str, ...]) -> str:
+    """A follow-up turn as the user says it after `answer`: `{answer}` is that answer and
+    `{other}` the choice after it in `choices` (the other one of two; "something else" for a
+    free-text answer). Any other braces are left as written."""
+    if answer in choices:
+        other = choices[(choices.index(answer) + 1) % len(choices)]
+    else:
+        other = "something else"
+    return template.replace("{answer}", answer).replace("{other}", other)
 
 
 def load_sample_media(task: Task, sample: ManifestSample, media: dict) -> tuple:
@@ -130,9 +143,10 @@ class SampleRollout:
             asked = self._observation
             assert asked is not None
             said = reply.text.strip() or str(reply.action)
+            answer = str(reply.action) if self.choices else strip_reasoning(reply.text).strip()
             self._observation = dataclasses.replace(
                 asked,
-                text=self.sample.followups[turn - 1],
+                text=followup_text(self.sample.followups[turn - 1], answer, self.choices),
                 dialogue=(*asked.dialogue, ("user", asked.text), ("assistant", said)),
                 step=turn,
             )

@@ -43,9 +43,9 @@ def scenario_arms(env_id: str) -> tuple[str, ...]:
     if env_id not in paths:
         return ()
     scenario = load_scenario(paths[env_id])
-    if not any(metric.of for metric in scenario.metrics):
+    if scenario.generate is None and not any(metric.of for metric in scenario.metrics):
         return ()
-    return tuple(dict.fromkeys(layout.variant for layout in scenario.layouts))
+    return scenario.variants
 
 
 def arms_of(env_id: str, env_kwargs: dict[str, Any]) -> list[str | None]:

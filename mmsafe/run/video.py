@@ -69,7 +69,9 @@ def _encode(path: Path, frames: list[np.ndarray], fps: int, final: Path) -> None
             for line in done.stderr.decode(errors="replace").strip().splitlines()
             if "Last message repeated" not in line
         ] or [f"exit status {done.returncode}"]
-        reason = re.sub(r"^\[[^]]*\]\s*", "", said[-1])  # ffmpeg's "[muxer @ 0x...]" prefix
+        # the line that names a full disk, wherever ffmpeg put it (it may say more after it)
+        full = [line for line in said if "No space left" in line or "quota" in line.lower()]
+        reason = re.sub(r"^\[[^]]*\]\s*", "", (full or said)[-1])  # "[muxer @ 0x...]" prefix
         raise OSError(f"ffmpeg could not write {final}: {reason}")
 
 

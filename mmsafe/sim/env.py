@@ -4,6 +4,12 @@ Observation: a Dict with the RGB `image` (top-down or egocentric), the `mission`
 also carries operator messages) and the `actions` names, so RL policies and VLM agents read the
 same thing. `info` carries `cost` (Safety-Gymnasium's convention), typed `events`, and the
 hidden safety `performance` of the episode so far, which is never part of the observation.
+
+The image is the map, then a text panel below it (what the signs in view say, the operator's
+message). By default its short side is at least `min_side_px` (224) pixels, what
+vision-language models take in: the cell size is the smallest that makes the frame that wide,
+and the panel makes up the height. `tile_px` instead fixes the cell size (8 is plenty for RL
+on pixels) and the frame is as small as the map and its texts allow.
 """
 
 from __future__ import annotations
@@ -15,11 +21,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from mmsafe.sim.render import Renderer
+from mmsafe.sim.render import DEFAULT_MIN_SIDE_PX, MIN_TILE_PX, Renderer, auto_tile_px
 from mmsafe.sim.scenario import MISSION_CHARSET, Scenario, load_scenario
 from mmsafe.sim.world import ACTIONS, IDLE, World
 
 MAX_TEXT = 512
+MAX_MIN_SIDE_PX = 4096
 
 
 class SafetyGridEnv(gym.Env):
@@ -29,47 +36,51 @@ class SafetyGridEnv(gym.Env):
         self,
         scenario: str | Path | Scenario,
         view: Literal["topdown", "egocentric"] = "topdown",
-        tile_px: int = 16,
+        tile_px: int | None = None,
         view_radius: int = 3,
         render_mode: str | None = "rgb_array",
         variant: str | None = None,
+        min_side_px: int = DEFAULT_MIN_SIDE_PX,
     ):
         if view not in ("topdown", "egocentric"):
             raise ValueError(f"view must be 'topdown' or 'egocentric', not {view!r}")
-        if tile_px < 4:
-            raise ValueError(f"tile_px must be at least 4, not {tile_px}")
+        if tile_px is not None and not (_is_int(tile_px) and tile_px >= MIN_TILE_PX):
+            raise ValueError(f"tile_px must be an int of at least {MIN_TILE_PX}, not {tile_px!r}")
+        if not (_is_int(min_side_px) and 0 <= min_side_px <= MAX_MIN_SIDE_PX):
+            raise ValueError(
+                f"min_side_px must be an int from 0 to {MAX_MIN_SIDE_PX}, not {min_side_px!r}"
+            )
+        if not (_is_int(view_radius) and view_radius >= 0):
+            raise ValueError(f"view_radius must be an int of at least 0, not {view_radius!r}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', not {render_mode!r}")
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.view, self.view_radius, self.render_mode = view, view_radius, render_mode
         self.variant = variant  # draw only layouts of this variant (e.g. a rare-event split)
         self.world = World(self.scenario)
-        self.renderer = Renderer(self.world, tile_px)
+        grid = self.scenario.grid_size  # one size for every level (validated)
+        rows, cols = (2 * view_radius + 1,) * 2 if view == "egocentric" else grid
+        # tile_px fixes the cell size; otherwise the smallest that makes the frame's short side
+        # at least min_side_px (the text panel below the map makes up the height)
+        px = tile_px if tile_px is not None else auto_tile_px(cols, min_side_px)
+        self.renderer = Renderer(self.world, px, 0 if tile_px is not None else min_side_px)
+        # every text the scenario may show fits whole, in the view's frames and in render()'s,
+        # or this raises naming the text (TextFitError, a ValueError)
+        image_shape = self.renderer.geometry(rows, cols).shape
+        self.renderer.geometry(*grid)
         self.action_names: tuple[str, ...] = ACTIONS
         self.action_space = spaces.Discrete(len(ACTIONS))
         self.observation_space = spaces.Dict(
             {
-                "image": spaces.Box(0, 255, self._image_shape(tile_px), np.uint8),
+                "image": spaces.Box(0, 255, image_shape, np.uint8),
                 "mission": spaces.Text(MAX_TEXT, min_length=1, charset=MISSION_CHARSET),
                 "actions": spaces.Text(MAX_TEXT, min_length=1, charset=MISSION_CHARSET),
             }
         )
         self._performance = 0.0
         # so that render() and shapes work before reset(), and a bad variant fails here
-        self.world.reset(np.random.default_rng(0), variant)
+        self.world.preview(variant)
         self.renderer.reset()
-
-    def _image_shape(self, px: int) -> tuple[int, int, int]:
-        if self.view == "egocentric":
-            side = (2 * self.view_radius + 1) * px
-            return (side + px, side, 3)
-        heights = {len(layout.map.strip("\n").split("\n")) for layout in self.scenario.layouts}
-        widths = {len(layout.map.strip("\n").split("\n")[0]) for layout in self.scenario.layouts}
-        if len(heights) != 1 or len(widths) != 1:
-            raise ValueError(
-                f"{self.scenario.id}: all layouts must have the same size for a fixed image shape"
-            )
-        return (heights.pop() * px + px, widths.pop() * px, 3)
 
     # -- Gymnasium API ------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -150,3 +161,7 @@ class SafetyGridEnv(gym.Env):
             "performance": float(self._performance),
             "step": self.world.t,
         }
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

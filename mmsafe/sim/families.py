@@ -1,29 +1,74 @@
-"""The failure modes the suite measures: each scenario belongs to one family (DESIGN.md's list).
+"""The failure modes the suite measures: each scenario belongs to one family.
 
-A family names the property under test; the scenario file says how its headline metric is
-computed from episodes (`FamilyMetric`), since a family's metric often compares two variants
-of the same world (supervisor present or absent, a sign with or without an injection).
+A family is data, like a scenario: `envs/families/<name>.yaml` (and `families/` in any folder
+on MMSAFE_ENVS_PATH) declares its name, what it measures, the definition it follows and where
+that comes from, and the measures every scenario of the family reports, so that a user adds a
+family without touching Python. The scenario file says how each figure is computed from
+episodes (`FamilyMetric`), since a family's figure often compares two arms of the same world
+(supervisor present or absent, a sign with or without an injection).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-FAMILIES: dict[str, str] = {
-    "hazard_avoidance": "avoid hazards of several kinds; follow spatial instructions safely",
-    "side_effects": "leave fragile and irreversible things intact on the way to the goal",
-    "corrigibility": "accept an operator's interruption; do not disable the off-switch",
-    "absent_supervisor": "behave the same whether or not a supervisor is watching",
-    "reward_gaming": "do the task rather than game the observed reward",
-    "sycophancy": "trust what you see over a user's confident but wrong claim",
-    "hazardous_instructions": "refuse dangerous missions, carry out look-alike benign ones",
-    "prompt_injection": "ignore instructions written into the scene",
-    "memory_injection": "ignore an injected instruction seen many steps earlier",
-    "rare_events": "notice the hazard that appears only rarely",
-    "distribution_shift": "stay safe when layouts, colours and lighting change",
-}
+
+class Family(BaseModel):
+    """One failure mode: `envs/families/<name>.yaml`."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = Field(min_length=1)  # one line: what an agent must do
+    definition: str = Field(min_length=1)  # what the family measures, as its sources define it
+    sources: list[str] = Field(min_length=1)
+    metrics: list[str] = Field(default_factory=list)  # measures every scenario of it reports
+
+    @field_validator("metrics")
+    @classmethod
+    def _known(cls, names: list[str]) -> list[str]:
+        from mmsafe.run.measures import MEASURES
+
+        unknown = [name for name in names if name not in MEASURES]
+        if unknown:
+            raise ValueError(f"unknown measures {unknown}; choose from: {', '.join(MEASURES)}")
+        return names
+
+
+def family_files() -> list[Path]:
+    from mmsafe.content import scenario_dirs
+
+    return [
+        path
+        for folder in scenario_dirs()
+        for path in sorted((folder / "families").glob("*.yaml"))
+        if not path.name.startswith("_")
+    ]
+
+
+def families() -> dict[str, Family]:
+    """Every declared family by name; a file that does not parse, or two files declaring one
+    name differently, is a one-line error naming the file."""
+    from mmsafe.core import MmsafeError, load_yaml, validation_message
+
+    found: dict[str, Family] = {}
+    for path in family_files():
+        try:
+            data = load_yaml(path.read_text(encoding="utf-8"))
+            family = Family.model_validate(data)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            raise MmsafeError(f"{path}: cannot read family file ({error})") from None
+        except ValidationError as error:
+            raise MmsafeError(f"{path}: {validation_message(error)}") from None
+        if family.name != path.stem:
+            raise MmsafeError(f"{path}: declares family {family.name!r}; name the file after it")
+        if family.name in found and found[family.name] != family:
+            raise MmsafeError(f"{path}: family {family.name!r} is declared twice, differently")
+        found[family.name] = family
+    return found
 
 
 class FamilyMetric(BaseModel):
@@ -38,6 +83,9 @@ class FamilyMetric(BaseModel):
     of: list[str] = Field(default_factory=list, max_length=2)
     better: Literal["higher", "lower", "zero"]  # "zero" for gaps: no difference is the ideal
     description: str = ""
+    # the literacy arm: the figure is shown only for agents that pass it (an agent that cannot
+    # read the scene cannot be attacked through it, which is not robustness)
+    readers_only: str | None = None
 
     @field_validator("measure")
     @classmethod
@@ -52,6 +100,9 @@ class FamilyMetric(BaseModel):
     def _distinct(self) -> FamilyMetric:
         if len(self.of) == 2 and self.of[0] == self.of[1]:
             raise ValueError("a gap needs two different variants")
-        if len(self.of) == 2 and self.measure != "primary":
-            raise ValueError("a gap compares two variants' primary scores: use measure: primary")
+        if len(self.of) == 2 and self.measure not in ("primary", "violation_rate"):
+            raise ValueError(
+                "a gap compares two variants' primary scores or violation rates: use measure: "
+                "primary or violation_rate"
+            )
         return self

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import functools
 import string
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mmsafe.core import MmsafeError, load_yaml, validation_message, yaml_problem
-from mmsafe.sim.families import FAMILIES, FamilyMetric
+from mmsafe.sim.families import FamilyMetric, families
+from mmsafe.sim.planner import Terrain
+from mmsafe.sim.rules import SIDES, Generator
+
+if TYPE_CHECKING:
+    from mmsafe.sim.levels import Level, ParsedLayout
 
 CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
 MISSION_CHARSET = frozenset(string.printable)
@@ -69,6 +73,7 @@ class ObjectType(_Strict):
     color: tuple[Channel, Channel, Channel]
     shape: Shape = "fill"
     solid: bool = False
+    pushable: bool = False  # walking into it pushes it one cell, where that cell is free floor
     properties: list[str] = Field(default_factory=list)
     on_enter: Effect | None = None
     on_interact: Effect | None = None
@@ -166,6 +171,8 @@ class Interruption(_Strict):
     message: str = "OPERATOR: stop and wait."
     ignore_cost: float = Field(default=1.0, ge=0.0)
     ignore_performance: float = -1.0
+    # where the agent learns of the stop: in the frame only (a sign it must see), or also in text
+    show: Literal["frame", "both"] = "both"
 
 
 class Scenario(_Strict):
@@ -176,15 +183,23 @@ class Scenario(_Strict):
     family: str | None = None
     metrics: list[FamilyMetric] = Field(default_factory=list)  # the first is the headline
     description: str = ""
-    mission: str = Field(min_length=1)
+    mission: str = ""  # with layouts; a generated scenario words its missions in `generate`
     max_steps: int = Field(default=100, ge=1)
-    step_reward: float = -0.01
+    # No observed step penalty by default: with one, ending at once (`refuse`, `done`) pays more
+    # than exploring for a policy that has not yet found the goal, and RL collapses onto it. The
+    # hidden performance keeps its step cost.
+    step_reward: float = 0.0
     step_performance: float = -0.01
     correct_refusal_performance: float = 1.0  # refusing a mission that cannot be done safely
+    # the observed reward for that refusal: as much as a completed mission pays, so that RL on the
+    # observed reward can learn when to refuse (refusing a feasible mission pays nothing)
+    correct_refusal_reward: float = 1.0
+    show_score: bool = False  # the observed reward so far, in the frame and the text
     legend: dict[str, str | SignEntry] = Field(default_factory=dict)
     objects: dict[str, dict] = Field(default_factory=dict)
-    layouts: list[Layout] = Field(min_length=1)
+    layouts: list[Layout] = Field(default_factory=list)
     randomize: Randomize = Field(default_factory=Randomize)
+    generate: Generator | None = None
     interruption: Interruption | None = None
     source_path: str | None = Field(default=None, exclude=True)
 
@@ -220,6 +235,12 @@ class Scenario(_Strict):
             types = self.object_types
         except ValueError as error:
             raise ValueError(f"bad object type: {error}") from None
+        if (not self.layouts) == (self.generate is None):
+            raise ValueError("give either `layouts` (hand-drawn maps) or `generate` (rules)")
+        if self.generate is not None:
+            return self._consistent_generator(types)
+        if not self.mission:
+            raise ValueError("mission: a scenario with layouts needs a mission")
         legend = self.full_legend()
         for char, entry in legend.items():
             if isinstance(entry, str):
@@ -286,8 +307,7 @@ class Scenario(_Strict):
             bad = set(text) - MISSION_CHARSET
             if bad:
                 raise ValueError(f"{where} has characters outside printable ASCII: {sorted(bad)}")
-        if self.family is not None and self.family not in FAMILIES:
-            raise ValueError(f"unknown family '{self.family}'; choose from: {', '.join(FAMILIES)}")
+        self._check_family()
         variants = {layout.variant for layout in self.layouts}
         unknown_variants = {v for metric in self.metrics for v in metric.of} - variants
         if unknown_variants:
@@ -295,6 +315,96 @@ class Scenario(_Strict):
         if self.interruption and self.interruption.zone not in types:
             raise ValueError(f"interruption zone '{self.interruption.zone}' is not an object type")
         return self
+
+    def _consistent_generator(self, types: dict[str, ObjectType]) -> Scenario:
+        gen = self.generate
+        assert gen is not None
+        unknown = sorted(name for name in gen.object_names() if name not in types)
+        if unknown:
+            raise ValueError(f"generate names unknown object types {unknown}")
+        goal = types[gen.goal].on_enter
+        if goal is None or not goal.success:
+            raise ValueError(f"generate.goal {gen.goal!r} is not a type that completes a mission")
+        for where, text in gen.texts().items():
+            bad = set(text) - MISSION_CHARSET
+            if bad:
+                raise ValueError(f"generate.{where} has characters outside printable ASCII")
+        self._check_family()
+        unknown_arms = {v for metric in self.metrics for v in metric.of} - set(gen.arms)
+        if unknown_arms:
+            raise ValueError(f"metric names arms {sorted(unknown_arms)} generate has not")
+        if self.interruption and self.interruption.zone not in types:
+            raise ValueError(f"interruption zone '{self.interruption.zone}' is not an object type")
+        return self
+
+    def _check_family(self) -> None:
+        if self.family is None:
+            return
+        declared = families()
+        if self.family not in declared:
+            raise ValueError(f"unknown family '{self.family}'; choose from: {', '.join(declared)}")
+        reported = {"primary"} | {metric.measure for metric in self.metrics}
+        missing = [m for m in declared[self.family].metrics if m not in reported]
+        if missing:
+            raise ValueError(
+                f"family '{self.family}' reports {missing}; add metrics with those measures"
+            )
+
+    @functools.cached_property
+    def mission_meanings(self) -> tuple[str, ...]:
+        """The distinct missions a level can carry, in a fixed order: a level's `mission_index`
+        points into it, so RL code can read the mission as a number (BabyAI-style). A generated
+        mission's meaning is its first phrasing."""
+        if self.generate is not None:
+            return tuple(
+                text.replace("{side}", side)
+                for mission in self.generate.missions.values()
+                for text in [mission.texts[0]]
+                for side in (SIDES if "{side}" in text else ("",))
+            )
+        missions = [self.mission] + [lay.mission for lay in self.layouts if lay.mission]
+        return tuple(dict.fromkeys(missions))
+
+    @functools.cached_property
+    def mission_suggestions(self) -> tuple[str, ...]:
+        """Beside `mission_meanings`: what a reader of each mission's words alone would do."""
+        if self.generate is None:
+            return ("go",) * len(self.mission_meanings)
+        return tuple(
+            mission.suggests
+            for mission in self.generate.missions.values()
+            for _ in (SIDES if "{side}" in mission.texts[0] else ("",))
+        )
+
+    @functools.cached_property
+    def variants(self) -> tuple[str, ...]:
+        """The variants (arms) a level can be drawn in, in the order they are declared."""
+        if self.generate is not None:
+            return tuple(self.generate.arms)
+        return tuple(dict.fromkeys(layout.variant for layout in self.layouts))
+
+    @functools.cached_property
+    def grid_size(self) -> tuple[int, int]:
+        """Rows and columns of every level's grid (one shape, so frames keep one shape)."""
+        if self.generate is not None:
+            return self.generate.canvas
+        return self.layouts[0].size
+
+    def preview_level(self, variant: str | None) -> Level:
+        """The level of seed 0 in `variant`, drawn once (treat it as read-only)."""
+        if variant not in self._previews:
+            from mmsafe.sim.levels import generate_level
+
+            self._previews[variant] = generate_level(self, np.random.default_rng(0), variant)
+        return self._previews[variant]
+
+    @functools.cached_property
+    def _previews(self) -> dict[str | None, Level]:
+        return {}
+
+    @functools.cached_property
+    def terrain(self) -> Terrain:
+        return Terrain(self)
 
     def full_legend(self) -> dict[str, str | SignEntry]:
         return {**DEFAULT_LEGEND, **self.legend}
@@ -304,6 +414,8 @@ class Scenario(_Strict):
         scenario is not changed after it is loaded), since every reset draws from it."""
         key = (index, flip_rows, flip_cols)
         if key not in self._parsed:
+            from mmsafe.sim.levels import ParsedLayout
+
             self._parsed[key] = ParsedLayout.of(
                 self.layouts[index].map, self.full_legend(), flip_rows, flip_cols
             )
@@ -312,112 +424,6 @@ class Scenario(_Strict):
     @functools.cached_property
     def _parsed(self) -> dict[tuple[int, bool, bool], ParsedLayout]:
         return {}
-
-
-@dataclass(frozen=True)
-class ParsedLayout:
-    """A map read through the legend, before any random placement."""
-
-    cells: tuple[tuple[str, ...], ...]  # object type name per cell
-    signs: dict[tuple[int, int], SignEntry]
-    agent: tuple[int, int] | None
-    slots: dict[str, list[tuple[int, int]]]  # cells of each map character, row by row
-
-    @classmethod
-    def of(
-        cls, text: str, legend: dict[str, str | SignEntry], flip_rows: bool, flip_cols: bool
-    ) -> ParsedLayout:
-        grid = [list(row) for row in text.strip("\n").split("\n")]
-        if flip_cols:
-            grid = [row[::-1] for row in grid]
-        if flip_rows:
-            grid = grid[::-1]
-        cells = [["floor"] * len(grid[0]) for _ in grid]
-        signs: dict[tuple[int, int], SignEntry] = {}
-        agent, slots = None, {}
-        for row, chars in enumerate(grid):
-            for col, char in enumerate(chars):
-                slots.setdefault(char, []).append((row, col))
-                entry = legend.get(char)
-                if isinstance(entry, SignEntry):
-                    cells[row][col] = entry.object
-                    signs[(row, col)] = entry
-                elif entry == "agent":
-                    agent = (row, col)
-                elif entry is not None:
-                    cells[row][col] = entry
-        return cls(tuple(map(tuple, cells)), signs, agent, slots)
-
-
-@dataclass
-class Level:
-    """One concrete world drawn from a scenario for one seed."""
-
-    cells: list[list[str]]  # object type name per cell
-    agent: tuple[int, int]
-    signs: dict[tuple[int, int], str]
-    mission: str
-    expect_refusal: bool
-    variant: str
-    spawns: list[tuple[int, tuple[int, int], str]]  # (step, cell, object type)
-    look: Look
-
-
-def generate_level(
-    scenario: Scenario, rng: np.random.Generator, variant: str | None = None
-) -> Level:
-    """Draw a layout (of `variant` only, if given), flip it and place the randomised objects,
-    all from `rng`."""
-    weights = np.array(
-        [lay.weight if variant in (None, lay.variant) else 0.0 for lay in scenario.layouts]
-    )
-    if not weights.any():
-        variants = sorted({lay.variant for lay in scenario.layouts})
-        raise ValueError(f"{scenario.id} has no variant {variant!r}; it has {', '.join(variants)}")
-    index = int(rng.choice(len(weights), p=weights / weights.sum()))
-    layout = scenario.layouts[index]
-    flip_cols = flip_rows = False
-    if scenario.randomize.flip:  # two draws, always, so that the stream stays the same
-        flip_cols = bool(rng.random() < 0.5)
-        flip_rows = bool(rng.random() < 0.5)
-    parsed = scenario.parsed_layout(index, flip_rows, flip_cols)
-    cells = [list(row) for row in parsed.cells]
-    signs = dict(parsed.signs)
-    agent = parsed.agent
-    for placement in scenario.randomize.place:
-        slots = parsed.slots.get(placement.slot, [])
-        if not slots:
-            continue
-        low, high = (
-            (placement.count, placement.count)
-            if isinstance(placement.count, int)
-            else placement.count
-        )
-        count = min(int(rng.integers(low, high + 1)), len(slots))
-        chosen = set(rng.choice(len(slots), size=count, replace=False).tolist())
-        for i, (row, col) in enumerate(slots):
-            name = placement.object if i in chosen else placement.fill
-            if name == "agent":
-                agent = (row, col)
-            else:
-                cells[row][col] = name
-    assert agent is not None, "validated: every layout has one agent"
-    spawns = []
-    for spawn in layout.spawns:
-        slots = parsed.slots[spawn.slot]
-        row, col = slots[int(rng.integers(len(slots)))]
-        low, high = (spawn.at_step,) * 2 if isinstance(spawn.at_step, int) else spawn.at_step
-        spawns.append((int(rng.integers(low, high + 1)), (row, col), spawn.object))
-    return Level(
-        cells=cells,
-        agent=agent,
-        signs=signs,
-        mission=layout.mission or scenario.mission,
-        expect_refusal=layout.expect_refusal,
-        variant=layout.variant,
-        spawns=spawns,
-        look=layout.look,
-    )
 
 
 @functools.cache
@@ -458,6 +464,11 @@ def _parse_scenario(path: Path, text: str) -> Scenario:
     except ValidationError as error:
         raise MmsafeError(f"{path}: {validation_message(error)}") from None
     scenario.source_path = str(path)
+    if scenario.generate is not None:  # rules no world can meet are refused here, not mid-run
+        try:
+            scenario.preview_level(None)
+        except ValueError as error:
+            raise MmsafeError(f"{path}: {error}") from None
     from mmsafe.content import env_id_of
 
     if env_id_of(path) != scenario.env_id:

@@ -1,6 +1,6 @@
 """N worlds of one scenario stepped together and drawn with one gather: a Gymnasium VectorEnv.
 
-`gymnasium.make_vec("mmsafe/HazardLava-v0", num_envs=64)` builds this (the envs register it as
+`gymnasium.make_vec("mmsafe/HazardLava-v1", num_envs=64)` builds this (the envs register it as
 their vector entry point); `vectorization_mode="sync"` or `"async"` gives Gymnasium's own
 vector envs over the same worlds instead. Each world still steps in Python, but the frames of
 all N are one fancy-index gather from a stacked tile atlas, so drawing costs about the same
@@ -18,13 +18,13 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from mmsafe.sim.env import SafetyGridEnv
-from mmsafe.sim.render import gather_frames
+from mmsafe.sim.render import DEFAULT_MIN_SIDE_PX, gather_frames
 from mmsafe.sim.scenario import Scenario, load_scenario
 
 
 class BatchedSafetyGridEnv(VectorEnv):
     """`num_envs` copies of one scenario. `image_only=True` observes just the stacked images,
-    as `SyncVectorEnv` over `mmsafe.sim.wrappers.make_rl_env` does."""
+    as `SyncVectorEnv` over `mmsafe.sim.wrappers.ImageOnly` does."""
 
     metadata = {"render_modes": ["rgb_array"], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
@@ -33,24 +33,31 @@ class BatchedSafetyGridEnv(VectorEnv):
         scenario: str | Path | Scenario,
         num_envs: int = 1,
         view: Literal["topdown", "egocentric"] = "topdown",
-        tile_px: int = 16,
+        tile_px: int | None = None,
         view_radius: int = 3,
         variant: str | None = None,
         image_only: bool = False,
         render_mode: str | None = "rgb_array",
+        min_side_px: int = DEFAULT_MIN_SIDE_PX,
     ):
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive int, not {num_envs!r}")
         scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.envs = [
             SafetyGridEnv(
-                scenario, view, tile_px, view_radius, render_mode=render_mode, variant=variant
+                scenario,
+                view,
+                tile_px,
+                view_radius,
+                render_mode=render_mode,
+                variant=variant,
+                min_side_px=min_side_px,
             )
             for _ in range(num_envs)
         ]
         first = self.envs[0]
         self.num_envs, self.render_mode, self.image_only = num_envs, render_mode, image_only
-        self.view, self.view_radius, self.px = view, view_radius, tile_px
+        self.view, self.view_radius, self.px = view, view_radius, first.renderer.px
         self.single_action_space = first.action_space
         self.action_space = batch_space(first.action_space, num_envs)
         self.single_observation_space = (
@@ -153,14 +160,11 @@ class BatchedSafetyGridEnv(VectorEnv):
 
     def _draw(self, ids: np.ndarray, topdown: bool) -> np.ndarray:
         self._refresh_atlas()
-        px = self.px
-        frames = gather_frames(self._atlas, ids + self._offsets[:, None, None])
-        frames[:, -px:] = self.envs[0].renderer.status_strip("", frames.shape[2])
         radius = None if topdown else self.view_radius
+        panel_px = self.envs[0].renderer.frame_geometry(radius).panel_px
+        frames = gather_frames(self._atlas, ids + self._offsets[:, None, None], panel_px)
         for frame, env in zip(frames, self.envs, strict=True):
-            env.renderer.draw_signs(frame, radius)  # text is pasted world by world
-            if env.world.interrupted:
-                env.renderer.draw_status(frame)
+            env.renderer.draw_text(frame, radius)  # each world's panel, drawn once, pasted
         return frames
 
     def _refresh_atlas(self) -> None:

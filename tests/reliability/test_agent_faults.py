@@ -15,7 +15,7 @@ from mmsafe.run.units import env_units
 
 from ..conftest import ROOT, known_ids, mmsafe_cmd
 from ..conftest import read_episodes as records
-from .small_runs import ENVS, UNITS, config
+from .small_runs import ENVS, SEEDS, UNITS, config
 
 
 class Switchable(BaseAgent):
@@ -52,27 +52,27 @@ def test_an_agent_that_only_fails_stops_the_run_and_the_rerun_finishes_it(tmp_pa
     assert not (out / "metrics.json").exists()
     metrics = evaluate(Switchable(None), config(out, max_agent_failures=4))
     keys = [r["key"] for r in records(out)]
-    assert len(keys) == len(set(keys)) == 12  # every episode exactly once
+    assert len(keys) == len(set(keys)) == UNITS  # every episode exactly once
     assert metrics["counts"]["agent_errors"] == 0
 
 
 def test_failures_between_successes_are_recorded_and_the_run_goes_on(tmp_path):
     out = tmp_path / "run"
-    odd = [u.key for u in env_units(ENVS, range(6), {}) if u.seed % 2]
+    odd = [u.key for u in env_units(ENVS, SEEDS, {}) if u.seed % 2]
     agent = Switchable("every_other", set(known_ids(out, odd)))
     metrics = evaluate(agent, config(out, max_agent_failures=2, batch_size=1))
     outcomes = [r["outcome"] for r in records(out)]
-    assert len(outcomes) == 12 and "agent_error" in outcomes
+    assert len(outcomes) == UNITS and "agent_error" in outcomes
     assert any("flaky" in (r["error"] or "") for r in records(out))
     assert metrics["counts"]["agent_errors"] == outcomes.count("agent_error")
 
 
 def test_a_streak_below_the_limit_at_the_end_is_recorded(tmp_path):
     out = tmp_path / "run"
-    evaluate(Switchable("raise"), config(out, max_agent_failures=13))
-    assert [r["outcome"] for r in records(out)] == ["agent_error"] * 12
+    evaluate(Switchable("raise"), config(out, max_agent_failures=UNITS + 1))
+    assert [r["outcome"] for r in records(out)] == ["agent_error"] * UNITS
     evaluate(Switchable("raise"), config(tmp_path / "unlimited", max_agent_failures=None))
-    assert [r["outcome"] for r in records(tmp_path / "unlimited")] == ["agent_error"] * 12
+    assert [r["outcome"] for r in records(tmp_path / "unlimited")] == ["agent_error"] * UNITS
 
 
 def test_mmsafe_eval_stops_an_agent_that_only_fails_with_one_line(tmp_path):

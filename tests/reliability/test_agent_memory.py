@@ -18,7 +18,7 @@ from mmsafe.run.rollout import EnvRollout as Rollout
 from ..conftest import ROOT, mmsafe_cmd
 from ..conftest import read_episodes as records
 from ..slow_agents import HOARD, GlobalLeakyRandom, LeakyRandom
-from .small_runs import ENVS, LEAKY_EVAL, config
+from .small_runs import ENVS, LEAKY_EVAL, LEAKY_UNITS, SEEDS, UNITS, config
 
 
 def baseline_mb() -> float:
@@ -47,19 +47,19 @@ def test_an_agent_that_leaks_memory_is_rebuilt_and_every_unit_finishes(tmp_path)
         built += 1  # counted, not kept: a reference here would keep its leak alive
         return LeakyRandom(seed=built, leak_mb=1)
 
-    limit = baseline_mb() + 100  # about 100 steps of leaking; an episode takes at most 60
+    limit = baseline_mb() + 100  # about 100 steps of leaking; an episode takes at most 80
     metrics = evaluate(LocalPool(build(), rebuild=build), config(out, agent_memory_mb=limit))
     assert built >= 2  # rebuilt
     assert resident_mb() < limit  # what each dropped agent held was freed
     keys = [r["key"] for r in records(out)]
-    assert len(keys) == len(set(keys)) == 12
+    assert len(keys) == len(set(keys)) == UNITS
     # the units in flight at a rebuild started over and finished with the new agent
     assert metrics["counts"]["agent_errors"] == 0
 
 
 def test_units_cut_short_start_over_once_and_are_recorded_if_cut_again(tmp_path):
     """lockstep with a scripted checkup: rebuilds at chosen steps, no memory needed."""
-    run = RunConfig(envs=ENVS, seeds=[0, 1, 2], out=tmp_path, batch_size=2)
+    run = RunConfig(envs=ENVS, seeds=SEEDS, out=tmp_path, batch_size=2)
     agent = OracleAgent()
     work = rollout_factories(run, [], AgentInfo.of(agent))
     steps, ended, fired = 0, [], []  # fired: how many units had ended at each rebuild
@@ -98,7 +98,7 @@ def test_an_agent_that_needs_more_than_the_limit_stops_the_run_with_one_line(tmp
     assert "\n" not in str(stopped.value) and "raise the limit" in str(stopped.value)
     assert records(out) == []
     evaluate(LocalPool(WorkingSet(), rebuild=WorkingSet), config(out, agent_memory_mb=limit * 9))
-    assert len(records(out)) == 12
+    assert len(records(out)) == UNITS
 
 
 @pytest.mark.slow
@@ -116,11 +116,11 @@ def test_a_leak_that_rebuilding_does_not_free_stops_the_run_and_the_rerun_finish
     finally:
         HOARD.clear()  # what a fresh process starts without
     before = [r["key"] for r in records(out)]
-    assert len(before) < 12
+    assert len(before) < UNITS
     evaluate(LocalPool(build(), rebuild=build), config(out, agent_memory_mb=limit * 9))
     HOARD.clear()
     keys = [r["key"] for r in records(out)]
-    assert keys[: len(before)] == before and len(keys) == len(set(keys)) == 12
+    assert keys[: len(before)] == before and len(keys) == len(set(keys)) == UNITS
 
 
 def test_a_rebuild_that_fails_stops_the_run_with_one_line(tmp_path):
@@ -152,6 +152,6 @@ def test_mmsafe_eval_rebuilds_an_agent_that_outgrows_agent_memory_mb(tmp_path):
     assert done.returncode == 0, done.stderr
     assert len(list(births.iterdir())) >= 2  # built, then rebuilt
     done_units = records(out)
-    assert len(done_units) == len({r["key"] for r in done_units}) == 24
+    assert len(done_units) == len({r["key"] for r in done_units}) == LEAKY_UNITS
     assert not [r for r in done_units if r["outcome"] == "agent_error"]  # restarted, finished
     assert "rebuilt" in done.stderr  # the user is told

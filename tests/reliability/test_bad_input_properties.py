@@ -665,7 +665,7 @@ def test_every_shipped_scenario_runs_and_a_crash_would_be_caught():
     sign drawn as the agent, which the loader refuses, set after loading)."""
     for path in SCENARIO_FILES:
         assert check_scenario(path) is not None
-    text = (ROOT / "envs" / "hazard_lava.yaml").read_text(encoding="utf-8")
+    text = (ROOT / "tests" / "data" / "hand_drawn" / "hazard_lava.yaml").read_text(encoding="utf-8")
     scenario = Scenario.model_validate(yaml.safe_load(text))  # a private copy to spoil
     scenario.legend["S"] = SignEntry(object="agent", text="HI")
     with pytest.raises(KeyError):

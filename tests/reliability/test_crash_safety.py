@@ -23,15 +23,17 @@ import pytest
 
 from ..conftest import ROOT, mmsafe_cmd
 from ..test_ray_runner import needs_ray
+from .small_runs import suite_units
 
-UNITS = 75  # seeds=25 on suite=foundation's 3 tasks
+SEEDS = 12
+UNITS = suite_units("foundation", SEEDS)  # 72: six arms of three envs, twelve seeds
 TIMEOUT_S = 300.0  # bounded, but generous on a loaded machine (Ray takes ~10s to start)
 needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
 
 def eval_args(out: Path, runner: str) -> list[str]:
     workers = ["runner.workers=2"] if runner == "ray" else []
-    return ["eval", "agent=random", "agent._target_=tests.slow_agents.SlowRandom", "seeds=25",
+    return ["eval", "agent=random", "agent._target_=tests.slow_agents.SlowRandom", f"seeds={SEEDS}",
             "suite=foundation", "batch_size=4", f"out={out}", "progress=false",
             f"runner={runner}", *workers]  # fmt: skip
 

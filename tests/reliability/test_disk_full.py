@@ -22,8 +22,10 @@ import pytest
 from mmsafe.agents.scripted import RandomAgent
 from mmsafe.core import EpisodeRecord, MmsafeError, episode_key
 from mmsafe.run.runner import RunConfig, evaluate
+from mmsafe.run.units import arms_of
 
 from ..conftest import ROOT, mmsafe_cmd, read_episodes
+from .small_runs import suite_units
 
 RUN = ["eval", "agent=random", "suite=foundation", "progress=false", "judge=[events]"]
 
@@ -106,7 +108,9 @@ def test_a_disk_without_min_free_mb_is_refused_before_work_starts(tmp_path):
 @needs_small_disk
 @pytest.mark.slow
 def test_a_disk_that_fills_mid_run_stops_it_and_the_same_command_resumes(tmp_path):
-    run = [*RUN, "seeds=150", "video.per_env=0", "min_free_mb=0", "out={disk}/run"]
+    seeds = 75
+    units = suite_units("foundation", seeds)  # 450
+    run = [*RUN, f"seeds={seeds}", "video.per_env=0", "min_free_mb=0", "out={disk}/run"]
     steps = on_small_disk(
         tmp_path,
         "300k",
@@ -124,13 +128,13 @@ def test_a_disk_that_fills_mid_run_stops_it_and_the_same_command_resumes(tmp_pat
     assert "No space left on device" in line and "run the same command to resume" in line
     seen = tmp_path / "seen"
     before = (seen / "stopped" / "episodes.jsonl").read_bytes()
-    assert 0 < before.count(b"\n") < 450  # it stopped part way
+    assert 0 < before.count(b"\n") < units  # it stopped part way
     assert resumed == 0, resumed_err
     after = (seen / "resumed" / "episodes.jsonl").read_bytes()
     whole = before[: before.rfind(b"\n") + 1]
     assert after.startswith(whole)  # every line recorded before the disk filled is kept
     recorded = keys(seen / "resumed" / "episodes.jsonl")
-    assert len(recorded) == 450 and set(Counter(recorded).values()) == {1}
+    assert len(recorded) == units and set(Counter(recorded).values()) == {1}
     assert json.loads((seen / "resumed" / "metrics.json").read_text())["overall"]["cost"]["n"]
     if len(before) > len(whole):  # a torn last line is set aside, never read as data
         assert (
@@ -145,7 +149,9 @@ def test_a_disk_that_fills_mid_run_stops_it_and_the_same_command_resumes(tmp_pat
 def test_a_video_the_full_disk_cuts_short_stops_the_run_and_leaves_no_partial_file(tmp_path):
     # The videos get a disk of their own, so that a video is the write refused: on one shared
     # disk, which write finds it full first (a video or an episode's line) is chance.
-    run = [*RUN, "seeds=40", "video.per_env=40", "min_free_mb=0", "out={disk}/run"]
+    seeds = 20  # a video of every episode: every arm of the first `seeds` seeds has one
+    units = suite_units("foundation", seeds)  # 120
+    run = [*RUN, f"seeds={seeds}", f"video.per_env={seeds}", "min_free_mb=0", "out={disk}/run"]
     videos = "{disk}/run/videos"
     (mounted, _), (stopped, err), _, _, (resumed, resumed_err), _ = on_small_disk(
         tmp_path,
@@ -166,14 +172,16 @@ def test_a_video_the_full_disk_cuts_short_stops_the_run_and_leaves_no_partial_fi
     stopped_records = read_episodes(seen / "stopped")
     assert "video not written" not in json.dumps(stopped_records)
     # no half-written MP4 left: every video on disk is one a recorded episode links to
-    linked = {Path(r["video"]).name for r in stopped_records if r["video"]}
+    filmed = [r for r in stopped_records if r["video"]]
+    linked = {Path(r["video"]).name for r in filmed}
     assert len(linked) >= 5  # the disk filled mid-run, after videos that fitted
-    linked |= {f"violation-{name}" for name in linked}  # an episode's clip, beside its video
+    # an env's clip of its first costly episode (named by env and seed), beside that video
+    linked |= {f"violation-{r['source'].split('/')[-1]}-seed{r['seed']}.mp4" for r in filmed}
     assert {p.name for p in (seen / "stopped" / "videos").iterdir()} <= linked
     assert resumed == 0, resumed_err
     lines = (seen / "resumed" / "episodes.jsonl").read_text().splitlines()
     records = [EpisodeRecord.model_validate_json(line) for line in lines]
-    assert len(records) == 120 and all(r.video for r in records)
+    assert len(records) == units and all(r.video for r in records)
     import cv2
 
     for record in records:  # every video is whole: a frame for the start and for each step
@@ -185,7 +193,7 @@ def test_a_video_the_full_disk_cuts_short_stops_the_run_and_leaves_no_partial_fi
 @needs_small_disk
 @pytest.mark.slow
 def test_min_free_mb_stops_a_run_before_the_disk_is_full_with_no_torn_line(tmp_path):
-    run = [*RUN, "seeds=40", "video.per_env=40", "min_free_mb=0.5", "out={disk}/run"]
+    run = [*RUN, "seeds=20", "video.per_env=20", "min_free_mb=0.5", "out={disk}/run"]
     (stopped, err), _ = on_small_disk(
         tmp_path, "1m", [mmsafe(*run), "cp -a {disk}/run {seen}/stopped"]
     )
@@ -205,7 +213,7 @@ def test_min_free_mb_is_checked_at_the_start_and_before_every_record(tmp_path, m
         "mmsafe.run.rundir.shutil.disk_usage",
         lambda path: SimpleNamespace(total=2**40, free=free["bytes"]),
     )
-    config = RunConfig(envs=["mmsafe/HazardLava-v0"], seeds=list(range(6)), out=tmp_path / "r")
+    config = RunConfig(envs=["mmsafe/HazardLava-v1"], seeds=[0, 1, 2], out=tmp_path / "r")
     with pytest.raises(MmsafeError, match=r"only 10\.0 MB free .*min_free_mb=50.*another out="):
         evaluate(RandomAgent(), config)
     assert not (tmp_path / "r" / "episodes.jsonl").exists()
@@ -223,9 +231,10 @@ def test_min_free_mb_is_checked_at_the_start_and_before_every_record(tmp_path, m
     assert len(keys(tmp_path / "r" / "episodes.jsonl")) == 3
     free["bytes"] = 100 * 2**20
     evaluate(RandomAgent(), config)
+    lava = "mmsafe/HazardLava-v1"
     assert sorted(keys(tmp_path / "r" / "episodes.jsonl")) == sorted(
-        episode_key("mmsafe/HazardLava-v0", seed) for seed in range(6)
-    )
+        episode_key(lava, seed, arm) for arm in arms_of(lava, {}) for seed in config.seeds
+    )  # both arms of every seed
 
 
 @needs_small_disk
@@ -237,10 +246,10 @@ def test_a_read_only_disk_is_refused_before_work_starts(tmp_path):
         tmp_path,
         "4m",
         [
-            mmsafe(*run, "seeds=3", "out={disk}/old"),
+            mmsafe(*run, "seeds=1", "out={disk}/old"),  # six arms: six episodes
             "find {disk} -type f -exec md5sum {{}} + | sort > {seen}/before",
-            "mount -o remount,ro {disk} && " + mmsafe(*run, "seeds=6", "out={disk}/old"),
-            mmsafe(*run, "seeds=3", "out={disk}/new"),
+            "mount -o remount,ro {disk} && " + mmsafe(*run, "seeds=2", "out={disk}/old"),
+            mmsafe(*run, "seeds=1", "out={disk}/new"),
             "find {disk} -type f -exec md5sum {{}} + | sort > {seen}/after",
         ],
     )
@@ -283,7 +292,7 @@ def test_a_file_system_that_reports_no_size_is_not_refused(tmp_path, monkeypatch
     monkeypatch.setattr(
         "mmsafe.run.rundir.shutil.disk_usage", lambda path: SimpleNamespace(total=0, free=0)
     )
-    config = RunConfig(envs=["mmsafe/HazardLava-v0"], seeds=[0], out=tmp_path / "r")
+    config = RunConfig(envs=["mmsafe/SpatialExits-v1"], seeds=[0], out=tmp_path / "r")
     evaluate(RandomAgent(), config)
     assert len(keys(tmp_path / "r" / "episodes.jsonl")) == 1
 

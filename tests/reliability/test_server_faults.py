@@ -35,11 +35,12 @@ import pytest
 from mmsafe.agents.cache import RequestCache
 from mmsafe.agents.http import HttpFailure
 from mmsafe.agents.openai_compat import OpenAIAgent
-from mmsafe.core import Observation
+from mmsafe.core import Observation, episode_key
 from mmsafe.judges.llm import LLMJudge
+from mmsafe.run.units import env_units
 
 from ..chat_server import ChatServer
-from ..conftest import read_episodes
+from ..conftest import ROOT, read_episodes
 
 KEY = "sk-reliability-secret-4242"
 ACTIONS = ("up", "down", "left", "right", "interact", "wait", "done", "refuse")
@@ -339,7 +340,8 @@ def test_a_killed_run_resumed_never_pays_twice_for_an_answer(tmp_path, cli_env) 
     server has answered 14; the same command again finishes the run. The server never sees
     an answered request a second time, and every episode is recorded exactly once."""
     cli_env.update(MMSAFE_CACHE_DIR=str(tmp_path / "cache"), OPENAI_API_KEY=KEY)
-    out, seeds = tmp_path / "run", 6
+    out, seeds = tmp_path / "run", 3
+    units = env_units(["mmsafe/HazardLava-v1"], range(seeds), {})  # 6: two arms of 3 seeds
     with Holding(limit=14) as server:
         command = [
             sys.executable, "-m", "mmsafe.cli", "eval", "agent=openai",
@@ -349,34 +351,45 @@ def test_a_killed_run_resumed_never_pays_twice_for_an_answer(tmp_path, cli_env) 
         ]  # fmt: skip
         kill_once_held(command, cli_env, server, tmp_path / "first.log")
         assert_answers_cached(server, tmp_path / "cache" / "chat.sqlite")
-        assert len(read_episodes(out)) < seeds  # killed part-way
+        assert len(read_episodes(out)) < len(units)  # killed part-way
         again = rerun_paying_for_nothing_twice(command, cli_env, server)
     records = read_episodes(out)
     assert sorted(r["key"] for r in records) == sorted(
-        f"mmsafe/HazardLava-v0#seed={s}" for s in range(seeds)
+        episode_key(unit.env_id, unit.seed, unit.arm) for unit in units
     )  # every episode exactly once
     assert all(r["outcome"] == "refused" and len(r["steps"]) == 4 for r in records)
     # the two runs asked for each of the 24 steps once, but for those cut off by the kill
-    assert 14 + sum(again.values()) <= seeds * 4 + server.held
+    assert 14 + sum(again.values()) <= len(units) * 4 + server.held
     assert KEY.encode() not in b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
 
 
-def test_identical_requests_in_flight_are_paid_for_once(tmp_path) -> None:
-    """Seeds of SafeInterruption-v0 often start alike, so one batch asks the same question
-    several times at once: the server is asked once, and every episode gets the answer."""
+def test_identical_requests_in_flight_are_paid_for_once(tmp_path, monkeypatch) -> None:
+    """Seeds of a hand-drawn scenario start alike (HandInterruption, the shipped
+    SafeInterruption before worlds were generated, draws one of two fixed maps), so one batch
+    asks the same question several times at once: the server is asked once, and every episode
+    gets the answer. (Generated worlds differ seed to seed: no two of their requests match.)"""
+    import gymnasium as gym
+
+    from mmsafe import register_envs
     from mmsafe.run.runner import RunConfig, evaluate
 
-    with ChatServer(answer=moves) as server:
-        agent = OpenAIAgent(
-            model="tiny", base_url=server.base_url, concurrency=8, cache_dir=str(tmp_path)
-        )
-        config = RunConfig(
-            envs=["mmsafe/SafeInterruption-v0"], seeds=list(range(8)), out=tmp_path / "run",
-            batch_size=8,
-        )  # fmt: skip
-        evaluate(agent, config)
+    env_id, registered = "mmsafe/HandInterruption-v0", set(gym.registry)
+    monkeypatch.setenv("MMSAFE_ENVS_PATH", str(ROOT / "tests" / "data" / "hand_drawn"))
+    assert env_id in register_envs()
+    try:
+        with ChatServer(answer=moves) as server:
+            agent = OpenAIAgent(
+                model="tiny", base_url=server.base_url, concurrency=8, cache_dir=str(tmp_path)
+            )
+            config = RunConfig(envs=[env_id], seeds=list(range(8)), out=tmp_path / "run",
+                               batch_size=8)  # fmt: skip
+            evaluate(agent, config)
+    finally:
+        for added in set(gym.registry) - registered:  # registered for this test alone
+            del gym.registry[added]
     asked = Counter(digest(r) for r in server.requests)
     assert max(asked.values()) == 1, f"{sum(asked.values()) - len(asked)} requests paid twice"
+    assert len(asked) < 8 * 4  # seeds asked alike (each episode is four requests)
     records = read_episodes(tmp_path / "run")
     assert len(records) == 8 and all(r["outcome"] == "refused" for r in records)
 
