@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -9,6 +10,7 @@ from collections import Counter
 import pytest
 
 from .conftest import ROOT, mmsafe_cmd
+from .reliability.small_runs import suite_units
 
 
 def mmsafe(*args, cwd=ROOT, timeout=300):
@@ -20,29 +22,30 @@ def mmsafe(*args, cwd=ROOT, timeout=300):
 @pytest.mark.slow
 def test_eval_prints_a_results_table_and_report_reprints_it(tmp_path):
     out = tmp_path / "run"
-    done = mmsafe("eval", "seeds=4", f"out={out}", "progress=false")
+    done = mmsafe("eval", "seeds=2", f"out={out}", "progress=false")
     assert done.returncode == 0, done.stderr
     assert "overall" in done.stdout and "score ↑" in done.stdout
-    assert "HazardLava-v0" in done.stdout and "1.00 [0.40, 1.00]" in done.stdout  # exact, n=4
-    assert "wider than ±0.1" in done.stdout and "seeds=" in done.stdout  # 4 seeds are too few
+    # exact: HazardLava's n=4 is 2 seeds of each of its 2 arms
+    assert re.search(r"HazardLava-v1 +4 +1\.00 \[0\.40, 1\.00\]", done.stdout), done.stdout
+    assert "wider than ±0.1" in done.stdout and "seeds=" in done.stdout  # 2 seeds are too few
     config = (out / "config.yaml").read_text()
     assert "name: oracle" in config and "seeds:" in config
     again = mmsafe("report", str(out))
     assert again.returncode == 0 and "overall" in again.stdout
-    table = lambda text: [line for line in text.splitlines() if "-v0" in line or "overall" in line]  # noqa: E731
+    table = lambda text: [line for line in text.splitlines() if "-v1" in line or "overall" in line]  # noqa: E731
     assert table(again.stdout) == table(done.stdout)
 
 
 @pytest.mark.slow
 def test_multirun_runs_each_agent_into_its_own_folder(tmp_path):
     done = mmsafe(
-        "eval", "-m", "agent=oracle,reckless", "seeds=3", f"out_root={tmp_path}", "progress=false"
+        "eval", "-m", "agent=oracle,reckless", "seeds=2", f"out_root={tmp_path}", "progress=false"
     )
     assert done.returncode == 0, done.stderr
-    assert "per failure mode" in done.stdout and "mirage_gap" in done.stdout
+    assert "per failure mode" in done.stdout and "unwatched_excess_violation" in done.stdout
     for agent in ("oracle", "reckless"):
         metrics = json.loads((tmp_path / "default" / agent / "metrics.json").read_text())
-        assert metrics["overall"]["success"]["n"] == 3 * 19  # 12 scenarios, 19 arms
+        assert metrics["overall"]["success"]["n"] == 2 * 29  # 12 scenarios, 29 arms
     oracle = json.loads((tmp_path / "default" / "oracle" / "metrics.json").read_text())
     reckless = json.loads((tmp_path / "default" / "reckless" / "metrics.json").read_text())
     assert oracle["overall"]["cost"]["mean"] == 0 < reckless["overall"]["cost"]["mean"]
@@ -51,7 +54,10 @@ def test_multirun_runs_each_agent_into_its_own_folder(tmp_path):
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("agent=foo", "unknown agent 'foo'; choose one of: clip, done, hf, id_reader, memoriser"),
+        (
+            "agent=foo",
+            "unknown agent 'foo'; choose one of: blind_route, clip, done, hf, id_reader, memoriser",
+        ),
         (
             "suite=nope",
             "unknown suite 'nope'; choose one of: all, default, foundation, leaderboard, media, "
@@ -90,7 +96,7 @@ def test_a_bad_value_in_a_multirun_sweep_is_caught_before_anything_runs(tmp_path
 def test_list_shows_envs_suites_and_agents():
     done = mmsafe("list")
     assert done.returncode == 0
-    for text in ("mmsafe/HazardLava-v0", "corrigibility", "reckless", "default"):
+    for text in ("mmsafe/HazardLava-v1", "corrigibility", "reckless", "default"):
         assert text in done.stdout
 
 
@@ -103,7 +109,8 @@ def test_unknown_command_and_missing_run_dir():
 @pytest.mark.slow
 def test_killed_eval_resumes_with_every_episode_exactly_once(tmp_path):
     out = tmp_path / "run"
-    args = ["eval", "agent=random", "agent._target_=tests.slow_agents.SlowRandom", "seeds=40",
+    units = suite_units("foundation", 20)  # 3 scenarios of 2 arms: 120
+    args = ["eval", "agent=random", "agent._target_=tests.slow_agents.SlowRandom", "seeds=20",
             "suite=foundation", "batch_size=4", f"out={out}", "progress=false"]  # fmt: skip
     process = subprocess.Popen(
         mmsafe_cmd(*args), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -117,15 +124,15 @@ def test_killed_eval_resumes_with_every_episode_exactly_once(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     written = episodes.read_text().count("\n")
-    assert 30 <= written < 120, "the run should have been killed half way"
+    assert 30 <= written < units, "the run should have been killed half way"
     assert not (out / "metrics.json").exists()
 
     done = mmsafe(*args)
     assert done.returncode == 0, done.stderr
     keys = [json.loads(line)["key"] for line in episodes.read_text().splitlines()]
-    assert len(keys) == 120 and set(Counter(keys).values()) == {1}
+    assert len(keys) == units and set(Counter(keys).values()) == {1}
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["overall"]["success"]["n"] == 120
+    assert metrics["overall"]["success"]["n"] == units
 
 
 @pytest.mark.parametrize(
@@ -133,7 +140,7 @@ def test_killed_eval_resumes_with_every_episode_exactly_once(tmp_path):
     [
         (
             ["suite.env_kwargs.view=side"],
-            "invalid suite.env_kwargs for mmsafe/HazardLava-v0: view must be",
+            "invalid suite.env_kwargs for mmsafe/HazardLava-v1: view must be",
         ),
         (["out=/proc/mmsafe-test"], "cannot"),
         (["-m", "agent=oracle,reckless", "out=OUT"], "would both write to"),

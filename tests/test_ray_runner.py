@@ -20,9 +20,10 @@ from mmsafe.config import (
     run_config,
     runner_config,
 )
-from mmsafe.core import MmsafeError
+from mmsafe.core import MmsafeError, episode_key
 from mmsafe.run.distributed import RayPool, RunnerConfig, require_ray
 from mmsafe.run.runner import evaluate
+from mmsafe.run.units import env_units
 
 from .conftest import known_ids, read_episodes, run_mmsafe
 
@@ -70,6 +71,13 @@ def evaluate_with(runner: str, out: Path, *overrides: str) -> dict:
     return run_one(cfg)
 
 
+def units_of(*overrides: str) -> list[str]:
+    """The keys of the episodes `mmsafe eval OVERRIDES` runs, in the run's order: every seed of
+    every arm of every env."""
+    config = run_config(compose_config(list(overrides)))
+    return [unit.key for unit in env_units(config.envs, config.seeds, config.env_kwargs)]
+
+
 def content(out: Path) -> dict[str, dict]:
     """Records by key without their timings, and without the violation clip, which names the
     first episode of an env to finish with a cost (an order that differs between runners)."""
@@ -86,7 +94,7 @@ def content(out: Path) -> dict[str, dict]:
     "agent", [["agent=oracle"], ["agent=reckless"], ["agent=random", "agent.seed=7"]]
 )
 def test_ray_gives_the_local_runners_records_metrics_and_identity(cluster, tmp_path, agent):
-    common = ["suite=foundation", "seeds=5", "batch_size=3", *agent]
+    common = ["suite=foundation", "seeds=3", "batch_size=3", *agent]  # 18 units: 6 arms
     local = evaluate_with("local", tmp_path / "local", *common)
     ray = evaluate_with("ray", tmp_path / "ray", *common)
     assert ray == local
@@ -109,8 +117,9 @@ def test_media_tasks_run_on_ray_like_locally(cluster, tmp_path):
 @needs_ray
 def test_a_local_run_resumes_on_ray_with_every_unit_once_and_progress_for_each(cluster, tmp_path):
     out = tmp_path / "run"
-    evaluate_with("local", out, "agent=random", "suite=foundation", "seeds=3")
-    cfg = compose_config(["agent=random", "suite=foundation", "seeds=6", "runner=ray"])
+    evaluate_with("local", out, "agent=random", "suite=foundation", "seeds=1")
+    on_disk = len(read_episodes(out))
+    cfg = compose_config(["agent=random", "suite=foundation", "seeds=3", "runner=ray"])
     config = run_config(cfg).model_copy(update={"out": out})
     pool = RayPool(runner_config(cfg), agent_spec(cfg))
     seen = []
@@ -119,9 +128,11 @@ def test_a_local_run_resumes_on_ray_with_every_unit_once_and_progress_for_each(c
     finally:
         pool.close()
     keys = [record["key"] for record in read_episodes(out)]
-    assert len(keys) == 18 and set(Counter(keys).values()) == {1}
-    assert sorted(r.key for r in seen) == sorted(keys)  # the 9 on disk, then the 9 run on Ray
-    assert metrics["overall"]["success"]["n"] == 18
+    units = units_of("suite=foundation", "seeds=3")
+    assert 0 < on_disk < len(units) // 2  # a third on disk: the rest run on Ray
+    assert sorted(keys) == sorted(units) and set(Counter(keys).values()) == {1}
+    assert sorted(r.key for r in seen) == sorted(keys)  # those on disk, then those run on Ray
+    assert metrics["overall"]["success"]["n"] == len(units)
     assert cluster.is_initialized()  # a pool leaves a cluster it did not start running
 
 
@@ -130,27 +141,31 @@ def test_a_worker_that_dies_loses_only_its_units_and_the_rerun_finishes(cluster,
     flag = tmp_path / "crash"
     flag.touch()
     out = tmp_path / "run"
-    (shown,) = known_ids(out, ["mmsafe/HazardLava-v0#seed=3"])  # the id the agent will see
+    crash = episode_key("mmsafe/HazardLava-v1", 3, "passable")  # the run's fourth unit
+    (shown,) = known_ids(out, [crash])  # the id the agent will see
     args = [
         "agent=random",
         f"agent._target_={__name__}.CrashOnce",
         f"+agent.flag={flag}",
         f"+agent.at={shown}",
         "suite=foundation",
-        "seeds=8",
+        "seeds=4",
         "batch_size=4",
     ]
+    units = units_of("suite=foundation", "seeds=4")
+    assert len(units) == 24 and units.index(crash) == 3
     with pytest.raises(MmsafeError) as failed:
         evaluate_with("ray", out, *args)
     message = str(failed.value)
-    assert "died" in message and "mmsafe/HazardLava-v0#seed=3" in message
+    assert "died" in message and crash in message
     assert "rerun the same command" in message and "\n" not in message
     saved = read_episodes(out)
     assert 8 <= len(saved) <= 20  # the other worker ran on; only the dead one's batch is lost
+    assert crash not in {record["key"] for record in saved}
     assert not (out / "metrics.json").exists()
     evaluate_with("ray", out, *args)
     keys = [record["key"] for record in read_episodes(out)]
-    assert len(keys) == 24 and set(Counter(keys).values()) == {1}
+    assert sorted(keys) == sorted(units) and set(Counter(keys).values()) == {1}
 
 
 @needs_ray
@@ -200,10 +215,15 @@ def test_a_ray_worker_rebuilds_an_agent_that_outgrows_agent_memory_mb(cluster, t
 
     out, births = tmp_path / "run", tmp_path / "births"
     births.mkdir()
-    evaluate_with("ray", out, *LEAKY_EVAL, f"+agent.births={births}")
+    # half LEAKY_EVAL's seeds (24 units: 2 arms of each scenario), stepped 4 at a time rather
+    # than 8, so that each worker's agent still takes enough steps to outgrow the limit
+    resized = ("seeds=", "batch_size=")
+    args = [*(a for a in LEAKY_EVAL if not a.startswith(resized)), "seeds=4", "batch_size=4"]
+    evaluate_with("ray", out, *args, f"+agent.births={births}")
     assert len(list(births.iterdir())) >= 3  # two workers' agents, and a rebuild
     records = read_episodes(out)
-    assert len(records) == len({r["key"] for r in records}) == 24
+    keys = [r["key"] for r in records]
+    assert sorted(keys) == sorted(units_of("suite=foundation", "seeds=4"))
     assert not [r for r in records if r["outcome"] == "agent_error"]
 
 
@@ -212,7 +232,7 @@ def test_an_agent_that_only_fails_on_ray_stops_the_run_and_the_rerun_finishes(cl
     out, down = tmp_path / "run", tmp_path / "server-down"
     down.touch()
     args = ["agent=random", "agent._target_=tests.slow_agents.DownWhileFlagged",
-            f"+agent.flag={down}", "max_agent_failures=4", "suite=foundation", "seeds=4",
+            f"+agent.flag={down}", "max_agent_failures=4", "suite=foundation", "seeds=2",
             "judge=[]"]  # fmt: skip
     with pytest.raises(MmsafeError, match="failed on 4 units in a row") as stopped:
         evaluate_with("ray", out, *args)
@@ -221,4 +241,4 @@ def test_an_agent_that_only_fails_on_ray_stops_the_run_and_the_rerun_finishes(cl
     down.unlink()  # the server is back
     evaluate_with("ray", out, *args)
     keys = [r["key"] for r in read_episodes(out)]
-    assert len(keys) == len(set(keys)) == 12
+    assert sorted(keys) == sorted(units_of("suite=foundation", "seeds=2"))  # each once

@@ -20,7 +20,7 @@ torch = pytest.importorskip("torch")
 
 def config(out) -> RunConfig:
     return RunConfig(
-        envs=["mmsafe/HazardLava-v0"],
+        envs=["mmsafe/SpatialExits-v1"],  # one arm: one episode per seed
         seeds=[0, 1],
         out=out,
         video={"per_env": 0, "first_violation": False},

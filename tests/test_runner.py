@@ -11,17 +11,19 @@ from mmsafe.core import MmsafeError, Reply, episode_key
 from mmsafe.run.metrics import summarize
 from mmsafe.run.rundir import RunDir
 from mmsafe.run.runner import RunConfig, evaluate
-from mmsafe.run.units import arms_of
+from mmsafe.run.units import arms_of, env_units
 from mmsafe.sim.registration import register_envs
 
 from .conftest import ENV_IDS, ROOT, known_ids
 
 ENV_PATHS = ROOT / "envs"
 
-LAVA = "mmsafe/HazardLava-v0"
+LAVA = "mmsafe/HazardLava-v1"  # two arms: passable, blocked
+# one arm, so one episode per seed keyed `<env>#seed=<s>`: for tests of the runner's mechanics
+PLAIN = "mmsafe/SpatialExits-v1"
 
 
-def run(agent, out, envs=(LAVA,), seeds=range(6), **kwargs):
+def run(agent, out, envs=(PLAIN,), seeds=range(6), **kwargs):
     config = RunConfig(envs=list(envs), seeds=list(seeds), out=out, **kwargs)
     return evaluate(agent, config, identity={"agent": agent.name})
 
@@ -31,8 +33,10 @@ def lines(out):
 
 
 def test_run_directory_contents(tmp_path):
-    envs = [LAVA, "mmsafe/FragileVase-v0", "mmsafe/SafeInterruption-v0"]
-    metrics = run(OracleAgent(), tmp_path, envs=envs, seeds=range(4), video={"per_env": 1})
+    envs = [LAVA, "mmsafe/FragileVase-v1", "mmsafe/SafeInterruption-v1"]
+    metrics = run(OracleAgent(), tmp_path, envs=envs, seeds=range(2), video={"per_env": 1})
+    units = env_units(envs, range(2), {})
+    assert len(units) > 2 * len(envs)  # arms: HazardLava's and FragileVase's at least
     assert {p.name for p in tmp_path.iterdir()} >= {
         "config.yaml",
         "run.json",
@@ -40,7 +44,7 @@ def test_run_directory_contents(tmp_path):
         "metrics.json",
     }
     records = lines(tmp_path)
-    assert len(records) == 3 * 4
+    assert sorted(r["key"] for r in records) == sorted(unit.key for unit in units)
     first = records[0]
     assert {"seed", "steps", "outcome", "success", "total_cost", "performance"} <= set(first)
     assert {"action", "reward", "cost", "events"} <= set(first["steps"][0])
@@ -48,25 +52,28 @@ def test_run_directory_contents(tmp_path):
     assert on_disk["overall"] == metrics["overall"]
     for key in ("primary", "success", "attempt_rate", "error_rate"):
         estimate = on_disk["per_env"][LAVA][key]
-        assert set(estimate) == {"mean", "ci", "n"} and estimate["n"] == 4
+        assert set(estimate) == {"mean", "ci", "n"} and estimate["n"] == 2 * len(arms_of(LAVA, {}))
     for key in ("cost", "performance"):  # means: no interval is claimed for them
         assert set(on_disk["per_env"][LAVA][key]) == {"mean", "n"}
     videos = sorted((tmp_path / "videos").glob("*.mp4"))
-    assert len(videos) == 3  # the first seed of each env; the oracle never violates
+    first = [u for u in units if u.seed == 0]  # the first seed of each arm of each env
+    assert {v.name for v in videos} == {
+        f"{u.env_id.split('/')[-1]}-{u.arm}-seed0.mp4" for u in first
+    }  # the oracle never violates: no clip
     capture = cv2.VideoCapture(str(videos[0]))
     ok, frame = capture.read()
     assert ok and frame.shape[0] > 50
     with_video = [r for r in records if r["video"]]
-    assert len(with_video) == 3 and all(r["seed"] == 0 for r in with_video)
+    assert sorted(r["key"] for r in with_video) == sorted(u.key for u in first)
 
 
 def test_a_clip_of_the_first_violation_of_each_env_is_kept_across_resumes(tmp_path):
     from mmsafe.agents import RecklessAgent
 
-    vase = "mmsafe/FragileVase-v0"
+    vase = "mmsafe/FragileVase-v1"
     run(RecklessAgent(), tmp_path, envs=[vase], seeds=range(3), video={"per_env": 0})
     clips = sorted(p.name for p in (tmp_path / "videos").glob("violation-*.mp4"))
-    assert len(clips) == 1 and clips[0].startswith("violation-FragileVase-v0-seed")
+    assert len(clips) == 1 and clips[0].startswith("violation-FragileVase-v1-seed")
     run(RecklessAgent(), tmp_path, envs=[vase], seeds=range(6), video={"per_env": 0})
     assert len(list((tmp_path / "videos").glob("violation-*.mp4"))) == 1
     clipped = [r for r in lines(tmp_path) if r["video"]]
@@ -120,7 +127,7 @@ class Crashy(BaseAgent):
     name = "crashy"
 
     def __init__(self, out):
-        self.bad = set(known_ids(out, [episode_key(LAVA, seed) for seed in (1, 3, 5)]))
+        self.bad = set(known_ids(out, [episode_key(PLAIN, seed) for seed in (1, 3, 5)]))
 
     def act(self, observation):
         if observation.episode_id in self.bad:
@@ -216,7 +223,7 @@ class HangsOnSeedOne(BaseAgent):
     name = "hangs-on-one"
 
     def __init__(self, out):
-        self.bad = set(known_ids(out, [episode_key(LAVA, 1)]))
+        self.bad = set(known_ids(out, [episode_key(PLAIN, 1)]))
 
     def act(self, observation):
         if observation.episode_id in self.bad:
@@ -245,10 +252,10 @@ def test_an_agent_calling_exit_is_an_agent_error(tmp_path):
 
 def test_crashed_episodes_are_not_counted_as_safe(tmp_path):
     metrics = run(Crashy(tmp_path), tmp_path, seeds=range(6), batch_size=1)
-    lava = metrics["per_env"][LAVA]
-    assert lava["error_rate"]["mean"] == 0.5 and lava["primary"]["n"] == 6
-    assert lava["violation_rate"]["n"] == 3 and lava["success"]["n"] == 6
-    assert lava["attempt_rate"]["mean"] == 0.5
+    env = metrics["per_env"][PLAIN]
+    assert env["error_rate"]["mean"] == 0.5 and env["primary"]["n"] == 6
+    assert env["violation_rate"]["n"] == 3 and env["success"]["n"] == 6
+    assert env["attempt_rate"]["mean"] == 0.5
 
 
 def test_repeated_seeds_or_envs_are_refused(tmp_path):
@@ -259,12 +266,11 @@ def test_repeated_seeds_or_envs_are_refused(tmp_path):
 
 
 def test_resuming_with_other_env_settings_is_refused_but_adding_envs_is_fine(tmp_path):
-    run(OracleAgent(), tmp_path, seeds=range(2))
+    run(OracleAgent(), tmp_path, seeds=range(1))
     with pytest.raises(MmsafeError, match="different env_kwargs"):
-        run(OracleAgent(), tmp_path, seeds=range(2), env_kwargs={"view": "egocentric"})
-    metrics = run(OracleAgent(), tmp_path, envs=ENV_IDS, seeds=range(2))
-    arms = sum(len(arms_of(env, {})) for env in ENV_IDS)
-    assert metrics["overall"]["success"]["n"] == 2 * arms
+        run(OracleAgent(), tmp_path, seeds=range(1), env_kwargs={"view": "egocentric"})
+    metrics = run(OracleAgent(), tmp_path, envs=ENV_IDS, seeds=range(1))
+    assert metrics["overall"]["success"]["n"] == len(env_units(ENV_IDS, range(1), {}))
     identity = json.loads((tmp_path / "run.json").read_text())
     assert set(identity["content"]) == set(ENV_IDS)
     assert len((tmp_path / "invocations.jsonl").read_text().splitlines()) == 2
@@ -273,16 +279,16 @@ def test_resuming_with_other_env_settings_is_refused_but_adding_envs_is_fine(tmp
 def test_a_changed_scenario_file_is_not_mixed_into_a_run(tmp_path, monkeypatch):
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
-    source = (ENV_PATHS / "hazard_lava.yaml").read_text()
-    (scenarios / "mine.yaml").write_text(source.replace("id: HazardLava", "id: MyLava"))
+    mine = (ENV_PATHS / "hazard_lava.yaml").read_text().replace("id: HazardLava", "id: MyLava")
+    changed = mine.replace("max_steps: 80", "max_steps: 81")
+    assert changed != mine
+    (scenarios / "mine.yaml").write_text(mine)
     monkeypatch.setenv("MMSAFE_ENVS_PATH", str(scenarios))
     register_envs()
-    run(OracleAgent(), tmp_path / "run", envs=["mmsafe/MyLava-v0"], seeds=range(2))
-    (scenarios / "mine.yaml").write_text(
-        source.replace("id: HazardLava", "id: MyLava").replace("60", "61")
-    )
-    with pytest.raises(MmsafeError, match="different scenario file of mmsafe/MyLava-v0"):
-        run(OracleAgent(), tmp_path / "run", envs=["mmsafe/MyLava-v0"], seeds=range(2))
+    run(OracleAgent(), tmp_path / "run", envs=["mmsafe/MyLava-v1"], seeds=range(2))
+    (scenarios / "mine.yaml").write_text(changed)
+    with pytest.raises(MmsafeError, match="different scenario file of mmsafe/MyLava-v1"):
+        run(OracleAgent(), tmp_path / "run", envs=["mmsafe/MyLava-v1"], seeds=range(2))
 
 
 def test_opening_a_run_drops_its_stale_metrics(tmp_path):
@@ -331,5 +337,6 @@ def test_a_gap_contrasts_two_arms_primary_scores_and_is_na_without_completed_one
     assert doing_nothing["mean"] is None and doing_nothing["status"].startswith("n/a")
     missing = FamilyMetric(name="x", measure="success", of=["rare"], better="higher")
     assert family_metric(records, missing)["mean"] is None
-    with pytest.raises(ValueError, match="primary scores"):
-        FamilyMetric(name="g", measure="violation_rate", of=["a", "b"], better="zero")
+    FamilyMetric(name="g", measure="violation_rate", of=["a", "b"], better="zero")  # allowed
+    with pytest.raises(ValueError, match="primary scores or violation rates"):
+        FamilyMetric(name="g", measure="success", of=["a", "b"], better="zero")
