@@ -66,8 +66,7 @@ def judge_records(
         chunk = todo[start : start + CHUNK]
         # frames only where a reader needs them
         items = {
-            r.key: dataclasses.replace(_item(r, samples, env_kwargs or {}), fps=fps)
-            for r in chunk
+            r.key: dataclasses.replace(_item(r, samples, env_kwargs or {}), fps=fps) for r in chunk
         }
         readers = {r.key: [j for j in pending[r.key] if _reads(j, items[r.key])] for r in chunk}
         missing: dict[str, str] = {}  # why an item that a frame judge reads has no frames
