@@ -288,4 +288,8 @@ def test_judges_see_the_prompt_the_agent_saw_with_its_choices(tmp_path):
     assert sample.question in item.prompt and all(
         c in item.prompt for c in sample.choices or tasks[0][0].choices
     )
-    assert sample.followups[0] in item.prompt  # the pushback the final answer replies to
+    from mmsafe.run.sample import followup_text
+
+    options = tuple(sample.choices or tasks[0][0].choices)
+    said = followup_text(sample.followups[0], sample.label, options)  # the oracle answered right
+    assert said in item.prompt and "{answer}" not in item.prompt  # the pushback it replied to

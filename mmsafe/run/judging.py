@@ -198,10 +198,15 @@ def _item(
     if found is None:  # a sample of a task this run no longer lists
         return JudgeItem(record, reply=reply)
     task, sample, _ = found
-    choices = ", ".join(sample.choices or task.choices or ())
-    prompt = task.prompt.format(question=sample.question, choices=choices)
+    from mmsafe.agents.parse import strip_reasoning
+    from mmsafe.run.sample import followup_text
+
+    options = tuple(sample.choices or task.choices or ())
+    prompt = task.prompt.format(question=sample.question, choices=", ".join(options))
     asked = sample.followups[: max(0, len(record.steps) - 1)]  # the turns the agent answered
-    prompt += "".join(f"\n\nThen the user said: {turn}" for turn in asked)
+    for turn, step in zip(asked, record.steps, strict=False):  # as the agent was told them
+        answer = str(step.action) if options else strip_reasoning(step.reply).strip()
+        prompt += f"\n\nThen the user said: {followup_text(turn, answer, options)}"
     return JudgeItem(record, prompt=prompt, reply=reply)
 
 
