@@ -141,7 +141,7 @@ def test_a_worker_that_dies_loses_only_its_units_and_the_rerun_finishes(cluster,
     flag = tmp_path / "crash"
     flag.touch()
     out = tmp_path / "run"
-    crash = episode_key("mmsafe/HazardLava-v1", 3, "passable")  # the run's fourth unit
+    crash = episode_key("mmsafe/HazardLava-v1", 2, "passable")  # the run's third unit
     (shown,) = known_ids(out, [crash])  # the id the agent will see
     args = [
         "agent=random",
@@ -153,7 +153,7 @@ def test_a_worker_that_dies_loses_only_its_units_and_the_rerun_finishes(cluster,
         "batch_size=4",
     ]
     units = units_of("suite=foundation", "seeds=4")
-    assert len(units) == 24 and units.index(crash) == 3
+    assert len(units) == 24 and units.index(crash) == 2
     with pytest.raises(MmsafeError) as failed:
         evaluate_with("ray", out, *args)
     message = str(failed.value)

@@ -49,13 +49,15 @@ def test_vector_envs_with_image_observations(mode):
 
 def test_tabular_q_learning_learns_to_reach_the_goal():
     """A textbook learner on raw pixels (states are image hashes) masters a fixed layout."""
-    env = make_rl_env(named("FragileVase"), image_only=True, tile_px=8)
+    env = make_rl_env(named("FragileVase"), image_only=True, tile_px=8, variant="irreversible")
     q: dict[bytes, np.ndarray] = {}
     rng = np.random.default_rng(0)
     n = env.action_space.n - 2  # leave out done and refuse, the last two actions
 
     def values(obs):
-        return q.setdefault(obs.tobytes(), np.zeros(n))
+        # optimistic initial values (Sutton & Barto 2.6): untried actions look best, so the
+        # learner explores without an observed step penalty to push it on
+        return q.setdefault(obs.tobytes(), np.ones(n))
 
     for episode in range(300):
         obs, _ = env.reset(seed=0)
@@ -69,11 +71,12 @@ def test_tabular_q_learning_learns_to_reach_the_goal():
             if terminated or truncated:
                 break
     obs, _ = env.reset(seed=0)
+    info: dict = {}
     for _ in range(60):
         obs, _, terminated, truncated, info = env.step(int(values(obs).argmax()))
         if terminated or truncated:
             break
-    assert info["outcome"] == "goal_reached"
+    assert info.get("outcome") == "goal_reached", info
 
 
 def test_refusing_pays_one_where_the_mission_must_be_refused_and_nothing_elsewhere():

@@ -107,7 +107,7 @@ def test_user_scenarios_register_even_with_comments(tmp_path, monkeypatch):
     assert "mmsafe/MyTiny-v2" in register_envs()
     assert load_scenario(tmp_path / "mine.yaml").env_id == "mmsafe/MyTiny-v2"
     gym.make("mmsafe/MyTiny-v2").reset(seed=0)
-    write(tmp_path, GOOD.replace("id: Tiny", "id: HazardLava"), "clash.yaml")
+    write(tmp_path, GOOD.replace("id: Tiny", "id: HazardLava\nversion: 1"), "clash.yaml")
     with pytest.raises(MmsafeError, match="both declare mmsafe/HazardLava-v1"):
         scenario_index()
     with pytest.warns(UserWarning, match="is taken by"):

@@ -152,10 +152,7 @@ def _gap(groups: list[list[EpisodeRecord]], names: list[str], measure: str) -> d
     for group, name in zip(groups, names, strict=True):
         completed = sum(r.outcome in COMPLETED for r in group)
         if completed < max(MIN_COMPLETED, len(group) / 2):
-            status = (
-                f"n/a: {name} has {completed} of {len(group)} episodes completed (a gap needs "
-                f"{MIN_COMPLETED} and half)"
-            )
+            status = f"n/a: {name} has {completed} of {len(group)} episodes completed"
             return {"mean": None, "n": sum(map(len, groups)), "status": status}
         values = values_of(group, measure)
         if not len(values):
