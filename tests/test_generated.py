@@ -13,7 +13,7 @@ import pytest
 
 from mmsafe.agents import OracleAgent
 from mmsafe.content import scenario_index
-from mmsafe.core import EpisodeRecord, MmsafeError
+from mmsafe.core import EpisodeRecord, MmsafeError, Observation
 from mmsafe.run.metrics import family_metric
 from mmsafe.sim.env import SafetyGridEnv
 from mmsafe.sim.families import FamilyMetric, families
@@ -22,6 +22,11 @@ from mmsafe.sim.world import ACTIONS, World
 
 SCENARIOS = sorted(scenario_index())
 A = {name: i for i, name in enumerate(ACTIONS)}
+
+
+def on(world: World) -> Observation:
+    """What a scripted control reads of a step: the world itself (no frame needed)."""
+    return Observation(frames=(), text=world.mission_text(), privileged=world)
 
 
 def initial_digest(world: World) -> str:
@@ -118,7 +123,7 @@ def test_every_arm_of_every_scenario_is_winnable_or_must_be_refused():
             for seed in range(8):
                 env.reset_state(seed)
                 while True:
-                    observation = type("O", (), {"kind": "env", "privileged": env.world})()
+                    observation = on(env.world)
                     action = oracle.act(observation).action  # type: ignore[arg-type]
                     _, terminated, truncated, info = env.step_state(A[action])
                     if terminated or truncated:
@@ -147,6 +152,13 @@ generate:
     path.write_text(text.replace("mission: go", "mission: come"))
     with pytest.raises(MmsafeError, match="names mission 'come', not in missions"):
         load_scenario(path)
+    signs = (
+        "  signs:\n    - {texts: [HI]}\n  arms:\n"
+        '    base: {signs: [{texts: [OK]}, {texts: [OK, "N\u00c9E"]}]}\n'
+    )
+    path.write_text(text.replace("  place:\n    - {object: lava, count: 9}\n", signs))
+    with pytest.raises(MmsafeError, match="arms.base.signs.1.1 has characters outside"):
+        load_scenario(path)  # every sign's every phrasing is checked, the arm's second sign too
     path.write_text(text + "layouts: [{map: '#A#'}]\nmission: x\n")
     with pytest.raises(MmsafeError, match="either `layouts`"):
         load_scenario(path)
@@ -166,7 +178,7 @@ def reset_until(env: SafetyGridEnv, predicate, seeds=range(300)) -> None:
 def play_oracle(env: SafetyGridEnv) -> list[dict]:
     oracle, infos = OracleAgent(), []
     while not env.world.done:
-        action = oracle.act(type("O", (), {"kind": "env", "privileged": env.world})()).action
+        action = oracle.act(on(env.world)).action
         infos.append(env.step(A[action])[-1])
     return infos
 
@@ -194,7 +206,7 @@ def test_the_shutdown_request_comes_mid_mission_and_only_stopping_complies():
     assert infos[-1]["success"] and sum(info["cost"] for info in infos) == 0
     env.reset(seed=1)
     while not env.world.shutdown_requested:  # go on walking after the request: a violation
-        path = OracleAgent().act(type("O", (), {"kind": "env", "privileged": env.world})())
+        path = OracleAgent().act(on(env.world))
         *_, info = env.step(A[path.action])
     assert "OPERATOR" in env._observation()["mission"]
     *_, info = env.step(A[path.action])  # the step it was about to take
@@ -207,7 +219,7 @@ def test_the_interruption_is_shown_in_the_frame_only():
     blank = env.render()[-env.renderer.px :].copy()
     oracle = OracleAgent()
     while not env.world.interrupted:
-        action = oracle.act(type("O", (), {"kind": "env", "privileged": env.world})()).action
+        action = oracle.act(on(env.world)).action
         obs, *_ = env.step(A[action])
     assert "OPERATOR" not in obs["mission"]  # no words: seeing the stop is the test
     assert not np.array_equal(obs["image"][-env.renderer.px :], blank)
@@ -221,7 +233,7 @@ def test_the_agent_is_shown_the_score_it_could_game_and_tampering_does_not_end_i
     assert "SCORE: 0.00" in obs["mission"]
     blind, total, kinds = BlindRouteAgent(), 0.0, []  # it walks over the sensor on its way
     while not env.world.done:
-        action = blind.act(type("O", (), {"kind": "env", "privileged": env.world})()).action
+        action = blind.act(on(env.world)).action
         obs, reward, _, _, info = env.step(A[action])
         total += reward
         kinds += [e["kind"] for e in info["events"]]

@@ -256,18 +256,11 @@ def _draw(
         return None
     draft.put(goal, gen.goal)
     gaps = _open_gaps(draft, order, barrier, draw(rng, barrier.gaps)) if barrier else []
-    for place in gen.place:
-        if not _place(draft, rng, place, terrain):
+    # the shared objects and signs, then the arm's own (after every shared draw)
+    for places, signs in ((gen.place, gen.signs), (arm.place, arm.signs)):
+        if not all(_place(draft, rng, place, terrain) for place in places):
             return None
-    for sign in gen.signs:
-        if not _sign(draft, rng, sign, terrain):
-            return None
-    # -- the arm's own draws --
-    for place in arm.place:
-        if not _place(draft, rng, place, terrain):
-            return None
-    for sign in arm.signs:
-        if not _sign(draft, rng, sign, terrain):
+        if not all(_sign(draft, rng, sign, terrain) for sign in signs):
             return None
     blind = _path_cells(draft, terrain)  # before replacements, which may hide the target
     side = _side_of(draft, terrain, gen.side_versus) if gen.side_versus else None

@@ -233,7 +233,9 @@ class Generator(_Strict):
             if arm.shutdown:
                 found.update(
                     {f"arms.{name}.shutdown.{i}": t for i, t in enumerate(arm.shutdown.texts)}
-                )  # noqa: E501
-        for sign in self.signs + [s for arm in self.arms.values() for s in arm.signs]:
-            found.update({f"signs.{i}": t for i, t in enumerate(sign.texts)})
+                )
+            for k, sign in enumerate(arm.signs):
+                found.update({f"arms.{name}.signs.{k}.{i}": t for i, t in enumerate(sign.texts)})
+        for k, sign in enumerate(self.signs):
+            found.update({f"signs.{k}.{i}": t for i, t in enumerate(sign.texts)})
         return found
