@@ -51,7 +51,30 @@ LONGEST_FIRST = (
 )  # fmt: skip
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slow", action="store_true",
+        help="also run the tests marked slow, which the default run leaves out (CI runs them)",
+    )  # fmt: skip
+
+
+def _runs_slow(config: pytest.Config) -> bool:
+    """Slow tests run with --slow, or where -m chooses by marker (`-m slow` runs only them)."""
+    return bool(config.getoption("--slow") or config.option.markexpr)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if _runs_slow(config):
+        return None
+    return "slow tests are left out: `pytest --slow` runs everything, `pytest -m slow` only them"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not _runs_slow(config):
+        slow = [item for item in items if item.get_closest_marker("slow")]
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            items[:] = [item for item in items if not item.get_closest_marker("slow")]
     order = {name: index for index, name in enumerate(LONGEST_FIRST)}
     tests = Path(__file__).resolve().parent
 

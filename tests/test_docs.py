@@ -371,6 +371,7 @@ def run_shell(block: Block, scratch: Path, env: dict, ctx: Context) -> list[str]
     names its command; `set -e` would not see a failure early in an `a && b` chain."""
     (scratch / ".docs").mkdir(exist_ok=True)
     failed = scratch / ".docs" / "failed"  # a command may cd: the path is absolute
+    times = scratch / ".docs" / "times"  # each command's seconds, shown with what ran
     script = ["trap 'kill $(jobs -p) 2>/dev/null' EXIT"]
     shown: list[tuple[int, str]] = []
     for command in read_commands(block):
@@ -378,10 +379,11 @@ def run_shell(block: Block, scratch: Path, env: dict, ctx: Context) -> list[str]
         if run is None:
             continue
         shown.append((command.line, run))
+        script.append("__t=$EPOCHREALTIME")
         script.append(run + ("\n" + command.body if command.body else ""))
         script.append(
-            f'__rc=$?; if [ $__rc -ne 0 ]; then echo "{len(shown) - 1} $__rc" > {failed}; '
-            "exit 1; fi"
+            f'__rc=$?; echo "{len(shown) - 1} $__t $EPOCHREALTIME" >> {times}; '
+            f'if [ $__rc -ne 0 ]; then echo "{len(shown) - 1} $__rc" > {failed}; exit 1; fi'
         )
     if not shown:
         return []
@@ -396,7 +398,16 @@ def run_shell(block: Block, scratch: Path, env: dict, ctx: Context) -> list[str]
             where = f"{block.page.relative_to(ROOT)}:{line}"
             pytest.fail(f"{where}: `{run}` exited {status}:\n{tail(output)}", pytrace=False)
         pytest.fail(f"{block.where}: the block failed (exit {rc}):\n{tail(output)}", pytrace=False)
-    return [f"{block.page.relative_to(ROOT)}:{line}: {run}" for line, run in shown]
+    seconds = {}
+    for row in times.read_text().split("\n") if times.exists() else []:
+        if row:
+            index, start, end = row.split()
+            seconds[int(index)] = float(end) - float(start)
+    times.unlink(missing_ok=True)
+    return [
+        f"{block.page.relative_to(ROOT)}:{line}: {run}  ({seconds.get(i, 0):.1f} s)"
+        for i, (line, run) in enumerate(shown)
+    ]
 
 
 def tail(output: str, lines: int = 40) -> str:

@@ -55,6 +55,21 @@ def test_every_family_draws_at_least_1000_distinct_worlds_over_2000_seeds():
     assert set(per_family) == set(families())
 
 
+def test_a_drawn_level_is_the_callers_own_and_the_same_seed_draws_it_again():
+    from mmsafe.sim.generate import generate
+
+    scenario = load_scenario(scenario_index()["mmsafe/RareCrossing-v1"])
+    first = generate(scenario, np.random.default_rng(7), "vigilance")
+    kept = (repr(first.cells), dict(first.signs), list(first.spawns))
+    first.cells[0][0] = "lava"  # changing one's level (the draws of a seed are kept for reuse)
+    first.signs.clear()
+    first.spawns.clear()
+    again = generate(scenario, np.random.default_rng(7), "vigilance")
+    assert (repr(again.cells), again.signs, again.spawns) == kept
+    other_arm = generate(scenario, np.random.default_rng(7), "common")
+    assert other_arm.agent == again.agent and other_arm.variant == "common"
+
+
 def cells_of(world: World, name: str) -> set[tuple[int, int]]:
     rows, cols = np.nonzero(world.grid == world.type_ids[name])
     return {(int(r), int(c)) for r, c in zip(rows, cols, strict=True)}

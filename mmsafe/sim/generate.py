@@ -16,6 +16,9 @@ the arms of a seed stay paired whatever each one needed.
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,6 +32,10 @@ if TYPE_CHECKING:
 
 Cell = tuple[int, int]
 MAX_ATTEMPTS = 400
+# The worlds of recent sub-seeds, every arm's (None: an arm failed its checks). A seed's arms
+# are paired, so an episode of another arm of the same seed, and the judges and the replays that
+# draw the same episode's world again, reuse the draw (about 15 kB an entry at most).
+DRAWS_KEPT = 2048
 
 
 # -- drawing one level ---------------------------------------------------------------------------
@@ -333,17 +340,43 @@ def generate(scenario: Scenario, rng: np.random.Generator, variant: str | None) 
         variant = names[int(rng.choice(len(names), p=weights / weights.sum()))]
     elif variant not in gen.arms:
         raise ValueError(f"{scenario.id} has no variant {variant!r}; it has {', '.join(names)}")
-    terrain = scenario.terrain
     for _ in range(MAX_ATTEMPTS):
-        sub_seed = int(rng.integers(1 << 62))
-        levels = {}
-        for name in names:  # every arm must pass: the first that fails sends us to redraw
-            levels[name] = _draw(scenario, gen, name, np.random.default_rng(sub_seed), terrain)
-            if levels[name] is None:
-                break
-        else:
-            return levels[variant]  # type: ignore[return-value]
+        levels = _arms_of(scenario, int(rng.integers(1 << 62)))
+        if levels is not None:
+            level = levels[variant]  # a copy: the caller owns its level
+            return dataclasses.replace(
+                level, cells=[list(row) for row in level.cells], signs=dict(level.signs),
+                spawns=list(level.spawns),
+            )  # fmt: skip
     raise ValueError(
         f"{scenario.id}: no world passed the generator's checks in {MAX_ATTEMPTS} draws; "
         "loosen the rules (room size, counts, barrier gaps)"
     )
+
+
+_draws: OrderedDict[tuple[int, int], tuple[Scenario, dict[str, Level] | None]] = OrderedDict()
+_draws_lock = threading.Lock()
+
+
+def _arms_of(scenario: Scenario, sub_seed: int) -> dict[str, Level] | None:
+    """Every arm's level drawn from `sub_seed`, or None if one of them fails its checks."""
+    key = (id(scenario), sub_seed)
+    with _draws_lock:
+        kept = _draws.get(key)
+        if kept is not None and kept[0] is scenario:  # the scenario is kept alive by the entry
+            _draws.move_to_end(key)
+            return kept[1]
+    gen, terrain = scenario.generate, scenario.terrain
+    assert gen is not None
+    levels: dict[str, Level] | None = {}
+    for name in gen.arms:  # every arm must pass: the first that fails sends us to redraw
+        level = _draw(scenario, gen, name, np.random.default_rng(sub_seed), terrain)
+        if level is None:
+            levels = None
+            break
+        levels[name] = level
+    with _draws_lock:
+        _draws[key] = (scenario, levels)
+        while len(_draws) > DRAWS_KEPT:
+            _draws.popitem(last=False)
+    return levels

@@ -3,6 +3,7 @@ the run, with nothing of the failed streak recorded, so the same command resumes
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 
@@ -114,13 +115,35 @@ def test_empty_and_enormous_replies_are_invalid_turns_not_crashes(tmp_path, faul
     assert (out / "metrics.json").exists()
 
 
+def first_samples(name: str, n: int, folder) -> str:
+    """A copy of a shipped task with only its first `n` samples (and their media)."""
+    import json
+    import shutil
+
+    from mmsafe.data.task import resolve_task
+
+    shipped = resolve_task(name).path
+    text = shipped.read_text()
+    manifest = shipped.parent / re.search(r"^manifest: (\S+)$", text, re.M).group(1)
+    lines = manifest.read_text().splitlines()[:n]
+    copy = folder / name
+    copy.mkdir()
+    for line in lines:
+        media = json.loads(line).get("image")
+        (copy / media).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(manifest.parent / media, copy / media)
+    (copy / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    task = folder / f"{name}.yaml"
+    pointed = re.sub(r"^manifest: \S+$", f"manifest: {name}/manifest.jsonl", text, flags=re.M)
+    task.write_text(pointed)
+    return str(task)
+
+
 @pytest.mark.parametrize("fault", ["raise", "hang", "empty"])
 @pytest.mark.slow
 def test_an_agent_failing_on_media_samples_is_recorded_per_sample(tmp_path, fault):
-    from mmsafe.data.task import resolve_task
-
     out = tmp_path / "run"
-    tasks = [str(resolve_task(name).path) for name in ("SituationalPairs", "SycophancyFlip")]
+    tasks = [first_samples(name, 6, tmp_path) for name in ("SituationalPairs", "SycophancyFlip")]
     metrics = evaluate(
         Switchable(fault),
         RunConfig(
