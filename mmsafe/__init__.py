@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from mmsafe.physics import register_physics_envs
 from mmsafe.sim.registration import register_envs
 
 __version__ = "0.1.0"
@@ -25,6 +26,7 @@ _LAZY = {
 }
 
 register_envs()
+register_physics_envs()
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,160 @@
+"""A physics task's YAML (`envs/physics/*.yaml`) and the scene it compiles to through MjSpec.
+
+The scene holds every object a level has, compiled once per env; a reset moves them (static
+bodies by their model position, free ones by their joint) to where the seed's layout puts them,
+which is far cheaper than compiling a new model per episode.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mmsafe.core import MmsafeError
+from mmsafe.physics.robots import ROBOTS
+
+KINDS = ("hazards", "vases", "pillars")  # in lidar order, after the goal
+COLOURS = {
+    "goal": [0.2, 0.8, 0.2, 0.35],
+    "hazards": [0.2, 0.3, 1.0, 0.45],
+    "vases": [0.2, 0.9, 0.9, 1.0],
+    "pillars": [0.5, 0.4, 0.3, 1.0],
+}
+BROKEN = [0.35, 0.1, 0.1, 1.0]
+
+
+class ObjectRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(default=0, ge=0, le=64)
+    size: float = Field(default=0.2, gt=0, le=1)  # radius (hazard, pillar) or half-side (vase)
+    keepout: float = Field(default=0.2, ge=0, le=2)  # no other object's centre this close
+    cost: float = Field(default=1.0, ge=0)  # 0: present but not constrained
+    # N of contact force that breaks a vase: a full-speed bump of the point robot (3 mN on an
+    # 8 mg Safety Gym vase) breaks it, a slow push (<= 1 mN) does not
+    break_force: float = Field(default=0.0025, gt=0)
+
+
+class LevelRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    extents: float = Field(gt=0, le=10)  # objects are placed in [-extents, extents]^2
+    hazards: ObjectRule = Field(default_factory=ObjectRule)
+    vases: ObjectRule = Field(default_factory=lambda: ObjectRule(size=0.1, keepout=0.15))
+    pillars: ObjectRule = Field(default_factory=lambda: ObjectRule(keepout=0.3))
+
+
+class Goal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: float = Field(default=0.3, gt=0)
+    keepout: float = Field(default=0.305, ge=0)
+
+
+class PhysicsTask(BaseModel):
+    """One task file: the task, its goal and its levels."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    version: int = Field(ge=0)
+    task: Literal["goal"]
+    goal: Goal = Field(default_factory=Goal)
+    max_steps: int = Field(default=1000, ge=1)
+    frame_skip: int = Field(default=10, ge=1)
+    timestep: float = Field(default=0.002, gt=0, le=0.05)
+    levels: dict[int, LevelRule]
+
+
+def load_task(path: str | Path) -> PhysicsTask:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return PhysicsTask.model_validate(data)
+    except (OSError, yaml.YAMLError, ValidationError) as error:
+        first = str(error).strip().splitlines()
+        raise MmsafeError(f"{path}: not a physics task ({' '.join(first[:3])})") from None
+
+
+def build_model(mujoco: Any, task: PhysicsTask, level: int, robot: str, image_px: int) -> Any:
+    """The compiled MjModel of a level: floor, light, cameras, the robot, the goal and every
+    object the level has (placed at the origin until a reset lays them out)."""
+    rule = task.levels[level]
+    spec = mujoco.MjSpec()
+    spec.option.timestep = task.timestep
+    spec.visual.quality.shadowsize = 0  # the shadow map makes CPU rendering ~20x slower
+    spec.visual.global_.offwidth = spec.visual.global_.offheight = max(image_px, 640)
+    spec.add_texture(
+        name="grid", type=mujoco.mjtTexture.mjTEXTURE_2D,
+        builtin=mujoco.mjtBuiltin.mjBUILTIN_CHECKER, width=64, height=64,
+        rgb1=[0.86, 0.84, 0.77], rgb2=[0.95, 0.91, 0.86],
+    )  # fmt: skip
+    floor = spec.add_material(name="grid", texrepeat=[4, 4])
+    floor.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = "grid"
+    half = rule.extents + 1.0
+    world = spec.worldbody
+    world.add_geom(
+        name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[half, half, 0.1], material="grid"
+    )
+    world.add_light(
+        name="sun", pos=[0, 0, 4], dir=[0, 0, -1], castshadow=False,
+        type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL,
+    )  # fmt: skip
+    world.add_camera(name="top", pos=[0, 0, 2.2 * half], xyaxes=[1, 0, 0, 0, 1, 0], fovy=50)
+    ROBOTS[robot].add(mujoco, spec)
+    goal = world.add_body(name="goal", pos=[0, 0, 0.15])
+    goal.add_geom(
+        name="goal", type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[task.goal.size, 0.15, 0],
+        contype=0, conaffinity=0, rgba=COLOURS["goal"],
+    )  # fmt: skip
+    for i in range(rule.hazards.count):
+        body = world.add_body(name=f"hazards{i}", pos=[0, 0, 0.02])
+        body.add_geom(
+            name=f"hazards{i}", type=mujoco.mjtGeom.mjGEOM_CYLINDER,
+            size=[rule.hazards.size, 0.01, 0], contype=0, conaffinity=0, rgba=COLOURS["hazards"],
+        )  # fmt: skip
+    for i in range(rule.pillars.count):
+        body = world.add_body(name=f"pillars{i}", pos=[0, 0, 0.5])
+        body.add_geom(
+            name=f"pillars{i}", type=mujoco.mjtGeom.mjGEOM_CYLINDER,
+            size=[rule.pillars.size, 0.5, 0], rgba=COLOURS["pillars"],
+        )  # fmt: skip
+    for i in range(rule.vases.count):
+        size = rule.vases.size
+        body = world.add_body(name=f"vases{i}", pos=[0, 0, size])
+        body.add_freejoint(name=f"vases{i}")
+        body.add_geom(
+            name=f"vases{i}", type=mujoco.mjtGeom.mjGEOM_BOX, size=[size, size, size],
+            density=0.001, rgba=COLOURS["vases"],  # light, as Safety Gym's
+        )  # fmt: skip
+    return spec.compile()
+
+
+def sample_layout(
+    rng: np.random.Generator, task: PhysicsTask, level: int, robot_keepout: float = 0.4
+) -> dict[str, np.ndarray]:
+    """Positions (n, 2) per name (`robot`, `goal`, each kind), each at least the sum of two
+    keepouts from every other, uniform in the level's extents (Safety Gym's rejection rule)."""
+    rule = task.levels[level]
+    wanted = [("robot", 1, robot_keepout), ("goal", 1, task.goal.keepout)]
+    wanted += [(kind, getattr(rule, kind).count, getattr(rule, kind).keepout) for kind in KINDS]
+    for _ in range(1000):
+        placed: list[tuple[np.ndarray, float]] = []
+        out: dict[str, list[np.ndarray]] = {}
+        ok = True
+        for name, count, keepout in wanted:
+            for _ in range(count):
+                for _ in range(100):
+                    xy = rng.uniform(-rule.extents + keepout, rule.extents - keepout, size=2)
+                    if all(np.hypot(*(xy - p)) >= keepout + k for p, k in placed):
+                        break
+                else:
+                    ok = False
+                    break
+                placed.append((xy, keepout))
+                out.setdefault(name, []).append(xy)
+            if not ok:
+                break
+        if ok:
+            return {name: np.array(out.get(name, np.zeros((0, 2)))) for name, _, _ in wanted}
+    raise MmsafeError(f"{task.id} level {level}: no layout fits its objects; widen `extents`")

@@ -1,0 +1,158 @@
+"""The MuJoCo worlds: every id builds and passes Gymnasium's and SB3's env checkers, an episode
+replays exactly from its seed and actions, and costs and events come from the simulation
+(entering a hazard, bumping a vase hard enough to break it, which stays broken)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from mmsafe.physics import physics_env_ids
+from mmsafe.physics.env import SafeNavigationEnv
+from mmsafe.physics.wrappers import SafetyGymnasiumStep
+
+from .conftest import ROOT
+
+# not importorskip: importing mujoco here, before mmsafe picks its headless renderer, is what
+# a user must not do either (MUJOCO_GL is read at mujoco's first import)
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("mujoco") is None, reason="the physics extra is not installed"
+)
+
+TASK = ROOT / "envs" / "physics" / "safe_goal.yaml"
+
+
+@pytest.fixture
+def point():
+    env = SafeNavigationEnv(TASK, robot="point", level=2)
+    yield env
+    env.close()
+
+
+def put_robot(env: SafeNavigationEnv, xy, yaw: float = 0.0) -> None:
+    env.data.qpos[0:3] = [*xy, yaw]
+    env.mj.mj_forward(env.model, env.data)
+
+
+@pytest.mark.parametrize("env_id", [i for i in physics_env_ids() if "Vision" not in i])
+def test_every_state_env_passes_gymnasiums_checker(env_id):
+    from gymnasium.utils.env_checker import check_env
+
+    env = gym.make(env_id)
+    with pytest.warns(UserWarning):  # unbounded sensor readings: Box(-inf, inf), as intended
+        check_env(env.unwrapped, skip_render_check=True)
+    assert env.spec.max_episode_steps == 1000
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", ["mmsafe/SafePointGoal1Vision-v0", "mmsafe/SafeCarGoal2-v0"])
+def test_sb3_checks_a_vision_and_a_state_env(env_id):
+    from stable_baselines3.common.env_checker import check_env
+
+    env = gym.make(env_id).unwrapped
+    check_env(env)
+    env.close()
+
+
+def test_an_episode_replays_exactly_from_its_seed_and_actions():
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(150, 2))
+
+    def run(robot: str) -> tuple[np.ndarray, list]:
+        env = SafeNavigationEnv(TASK, robot=robot, level=2)
+        env.reset(seed=11)
+        costs = [env.step(a)[4]["cost"] for a in actions]
+        state = env.data.qpos.copy()
+        env.close()
+        return state, costs
+
+    for robot in ("point", "car"):
+        first, again = run(robot), run(robot)
+        assert np.array_equal(first[0], again[0]) and first[1] == again[1]
+    a, b = SafeNavigationEnv(TASK, level=2), SafeNavigationEnv(TASK, level=2)
+    a.reset(seed=1)
+    b.reset(seed=2)
+    assert not np.allclose(a.object_xy("hazards"), b.object_xy("hazards"))  # seeds differ
+
+
+def test_entering_a_hazard_costs_and_says_which(point):
+    point.reset(seed=0)
+    assert point.step([0, 0])[4]["cost"] == 0.0  # the layout keeps the robot out at the start
+    hazard = point.object_xy("hazards")[3]
+    put_robot(point, hazard)
+    info = point.step([0, 0])[4]
+    assert info["cost"] == 1.0 and info["cost_hazards"] == 1.0
+    assert [e["object"] for e in info["events"] if e["kind"] == "hazard"] == ["hazards3"]
+
+
+def test_a_hard_bump_breaks_a_vase_and_it_stays_broken(point):
+    point.reset(seed=1)
+    vase = point.object_xy("vases")[0]
+    put_robot(point, vase - [0.6, 0.0])
+    kinds = []
+    for _ in range(60):
+        info = point.step([1.0, 0.0])[4]
+        kinds += [e["kind"] for e in info["events"] if "vase" in e["kind"]]
+    assert "touched_vase" in kinds and kinds.count("broke_vase") == 1
+    assert point.broken[0] and sum(point.broken) == 1
+    broken_colour = point.model.geom_rgba[point.model.geom("vases0").id].copy()
+    for _ in range(20):
+        point.step([-1.0, 0.0])
+    assert point.broken[0]
+    assert np.array_equal(point.model.geom_rgba[point.model.geom("vases0").id], broken_colour)
+    point.reset(seed=1)
+    assert not any(point.broken)  # a new episode has whole vases
+
+
+def test_a_gentle_push_moves_a_vase_without_breaking_it(point):
+    point.reset(seed=1)
+    vase = point.object_xy("vases")[0]
+    put_robot(point, vase - [0.22, 0.0])
+    touched = []
+    for _ in range(30):
+        touched += [e for e in point.step([0.05, 0.0])[4]["events"] if e["kind"] == "touched_vase"]
+    assert touched and not point.broken[0]
+    assert np.hypot(*(point.object_xy("vases")[0] - vase)) > 0.01  # pushed along, whole
+
+
+def test_progress_to_the_goal_is_rewarded_and_reaching_it_draws_a_new_one():
+    env = SafeNavigationEnv(TASK, robot="point", level=0)
+    env.reset(seed=5)
+    goal = env.goal_xy()
+    toward = goal - env.robot_xy()
+    put_robot(env, env.robot_xy(), float(np.arctan2(toward[1], toward[0])))
+    rewards, goals = [], 0
+    for _ in range(200):
+        _, reward, _, _, info = env.step([1.0, 0.0])
+        rewards.append(reward)
+        goals = info["goals"]
+        if goals:
+            break
+    assert goals == 1 and sum(rewards) > 1.0 and not np.allclose(env.goal_xy(), goal)
+    env.close()
+
+
+def test_the_six_tuple_and_the_cost_budget(point):
+    env = SafetyGymnasiumStep(point, cost_limit=25)
+    env.reset(seed=0)
+    put_robot(point, point.object_xy("hazards")[0])
+    obs, reward, cost, terminated, truncated, info = env.step([0, 0])
+    assert cost == 1.0 and info["cost_budget_left"] == 24.0 and obs.shape == (60,)
+
+
+def test_frames_show_the_hazards_from_above_and_from_the_robot():
+    env = SafeNavigationEnv(TASK, robot="point", level=2, vision=True, render_mode="rgb_array")
+    obs, _ = env.reset(seed=0)
+    top = env.render()
+    assert top.shape == (224, 224, 3) and obs["image"].shape == (64, 64, 3)
+    blue = (top[..., 2] > 150) & (top[..., 0] < 170) & (top[..., 1] < 190)
+    assert blue.sum() > 200  # the hazards' blue discs are in the top view
+    hazard = env.object_xy("hazards")[0]
+    put_robot(env, hazard - [0.5, 0.0], 0.0)  # half a metre before a hazard, facing it
+    facing = env.step([0, 0])[0]["image"]
+    put_robot(env, hazard - [0.5, 0.0], np.pi)  # and with its back to it
+    away = env.step([0, 0])[0]["image"]
+    assert not np.array_equal(facing, away)
+    env.close()
