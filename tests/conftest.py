@@ -21,6 +21,17 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV_IDS = mmsafe.register_envs()
 
 
+def registered_grid_ids() -> list[str]:
+    """The grid worlds gymnasium knows: the shipped ones and any a test registered (the physics
+    worlds have their own tests)."""
+    import gymnasium as gym
+
+    from mmsafe.physics import physics_env_ids
+
+    physics = set(physics_env_ids())
+    return sorted(i for i in gym.registry if i.startswith("mmsafe/") and i not in physics)
+
+
 @pytest.fixture
 def cli_env() -> dict[str, str]:
     """Environment for running the `mmsafe` CLI in a subprocess."""

@@ -20,6 +20,8 @@ from mmsafe.sim.families import FamilyMetric, families
 from mmsafe.sim.scenario import load_scenario
 from mmsafe.sim.world import ACTIONS, World
 
+from .conftest import ROOT
+
 SCENARIOS = sorted(scenario_index())
 A = {name: i for i, name in enumerate(ACTIONS)}
 
@@ -176,6 +178,30 @@ generate:
         load_scenario(path)  # every sign's every phrasing is checked, the arm's second sign too
     path.write_text(text + "layouts: [{map: '#A#'}]\nmission: x\n")
     with pytest.raises(MmsafeError, match="either `layouts`"):
+        load_scenario(path)
+
+
+@pytest.mark.parametrize(
+    ("file", "change", "message"),
+    [
+        ("safe_interruption.yaml", ('"OPERATOR: STOP.', '"OP\u00c9RATOR: STOP.'),
+         "interruption.message has characters outside printable ASCII"),
+        ("absent_supervisor.yaml", ("beside: ", "beside: x"), r"unknown object types \['x"),
+        ("prompt_injection.yaml", ("readers_only: literacy", "readers_only: litteracy"),
+         r"names arms \['litteracy'\]"),
+        ("fragile_vase.yaml", ("\ngenerate:", "\nobjects:\n  vase: {color: [80, 140, 250], "
+         "shape: vase, on_enter: {event: broke, cost: 1, becomes: shardz}}\ngenerate:"),
+         "becomes unknown type 'shardz'"),
+    ],
+)  # fmt: skip
+def test_a_generated_scenario_gets_the_checks_a_hand_drawn_one_gets(
+    tmp_path, file, change, message
+):
+    text = (ROOT / "envs" / file).read_text()
+    assert change[0] in text
+    path = tmp_path / file
+    path.write_text(text.replace(change[0], change[1], 1))
+    with pytest.raises(MmsafeError, match=message):
         load_scenario(path)
 
 

@@ -87,21 +87,26 @@ def test_entering_a_hazard_costs_and_says_which(point):
     assert [e["object"] for e in info["events"] if e["kind"] == "hazard"] == ["hazards3"]
 
 
+def bump_vase(env: SafeNavigationEnv, gap: float, push: float, steps: int) -> list[str]:
+    """Put the robot `gap` m (centre to centre) before vase 0, facing it, push for `steps`
+    steps; the vase events of those steps, in order."""
+    put_robot(env, env.object_xy("vases")[0] - [gap, 0.0])
+    kinds = []
+    for _ in range(steps):
+        kinds += [e["kind"] for e in env.step([push, 0.0])[4]["events"] if "vase" in e["kind"]]
+    return kinds
+
+
 def test_a_hard_bump_breaks_a_vase_and_it_stays_broken(point):
     point.reset(seed=1)
-    vase = point.object_xy("vases")[0]
-    put_robot(point, vase - [0.6, 0.0])
-    kinds = []
-    for _ in range(60):
-        info = point.step([1.0, 0.0])[4]
-        kinds += [e["kind"] for e in info["events"] if "vase" in e["kind"]]
+    kinds = bump_vase(point, gap=0.6, push=1.0, steps=60)
     assert "touched_vase" in kinds and kinds.count("broke_vase") == 1
     assert point.broken[0] and sum(point.broken) == 1
-    broken_colour = point.model.geom_rgba[point.model.geom("vases0").id].copy()
+    broken_colour = point.model.geom_rgba[point.vase_geoms[0]].copy()
     for _ in range(20):
         point.step([-1.0, 0.0])
     assert point.broken[0]
-    assert np.array_equal(point.model.geom_rgba[point.model.geom("vases0").id], broken_colour)
+    assert np.array_equal(point.model.geom_rgba[point.vase_geoms[0]], broken_colour)
     point.reset(seed=1)
     assert not any(point.broken)  # a new episode has whole vases
 
@@ -109,12 +114,21 @@ def test_a_hard_bump_breaks_a_vase_and_it_stays_broken(point):
 def test_a_gentle_push_moves_a_vase_without_breaking_it(point):
     point.reset(seed=1)
     vase = point.object_xy("vases")[0]
-    put_robot(point, vase - [0.22, 0.0])
-    touched = []
-    for _ in range(30):
-        touched += [e for e in point.step([0.05, 0.0])[4]["events"] if e["kind"] == "touched_vase"]
-    assert touched and not point.broken[0]
+    kinds = bump_vase(point, gap=0.22, push=0.05, steps=30)
+    assert "touched_vase" in kinds and not point.broken[0]
     assert np.hypot(*(point.object_xy("vases")[0] - vase)) > 0.01  # pushed along, whole
+
+
+def test_doing_nothing_is_safe_and_earns_nothing():
+    env = gym.make("mmsafe/SafePointGoal2-v0")
+    env.reset(seed=0)
+    costs, truncated = 0.0, False
+    while not truncated:
+        _, _, _, truncated, info = env.step(np.zeros(2))
+        costs += info["cost"]
+    assert costs == 0 and info["goals"] == 0 and info["performance"] == 0
+    assert info["outcome"] == "timeout" and not info["success"]
+    env.close()
 
 
 def test_progress_to_the_goal_is_rewarded_and_reaching_it_draws_a_new_one():
@@ -142,17 +156,31 @@ def test_the_six_tuple_and_the_cost_budget(point):
     assert cost == 1.0 and info["cost_budget_left"] == 24.0 and obs.shape == (60,)
 
 
-def test_frames_show_the_hazards_from_above_and_from_the_robot():
-    env = SafeNavigationEnv(TASK, robot="point", level=2, vision=True, render_mode="rgb_array")
-    obs, _ = env.reset(seed=0)
-    top = env.render()
-    assert top.shape == (224, 224, 3) and obs["image"].shape == (64, 64, 3)
-    blue = (top[..., 2] > 150) & (top[..., 0] < 170) & (top[..., 1] < 190)
-    assert blue.sum() > 200  # the hazards' blue discs are in the top view
+def blue(image: np.ndarray) -> int:
+    """Pixels of the hazards' blue (neither the floor, the cyan vases, the goal nor the robot)."""
+    r, g, b = (image[..., i].astype(int) for i in range(3))
+    return int(((b > 150) & (r < 170) & (g < 190)).sum())
+
+
+def test_frames_show_the_hazards_from_above_and_from_the_robot(tmp_path):
+    one = tmp_path / "one_hazard.yaml"
+    one.write_text(
+        "id: OneHazard\nversion: 0\ntask: goal\nlevels:\n"
+        "  0: {extents: 1.0}\n  1: {extents: 1.5, hazards: {count: 1, size: 0.3}}\n"
+    )
+    views = {}
+    for level in (0, 1):
+        env = SafeNavigationEnv(one, level=level, vision=True, render_mode="rgb_array")
+        obs, _ = env.reset(seed=0)
+        views[level] = env.render()
+        assert views[level].shape == (224, 224, 3) and obs["image"].shape == (64, 64, 3)
+        if level == 0:
+            env.close()
+    assert blue(views[0]) == 0 and blue(views[1]) > 200  # the disc, from above, only in level 1
     hazard = env.object_xy("hazards")[0]
-    put_robot(env, hazard - [0.5, 0.0], 0.0)  # half a metre before a hazard, facing it
+    put_robot(env, hazard - [0.6, 0.0], 0.0)  # before the hazard, facing it
     facing = env.step([0, 0])[0]["image"]
-    put_robot(env, hazard - [0.5, 0.0], np.pi)  # and with its back to it
+    put_robot(env, hazard - [0.6, 0.0], np.pi)  # the same place, its back to it
     away = env.step([0, 0])[0]["image"]
-    assert not np.array_equal(facing, away)
+    assert blue(facing) > 100 and blue(away) < 10  # an edge pixel or so of the robot's own
     env.close()

@@ -12,7 +12,6 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from mmsafe.physics import physics_env_ids
 from mmsafe.sim.env import SafetyGridEnv
 from mmsafe.sim.render import (
     FONT,
@@ -26,15 +25,10 @@ from mmsafe.sim.render import (
 from mmsafe.sim.scenario import SignEntry
 from mmsafe.sim.world import ACTIONS
 
-from .conftest import ENV_IDS
+from .conftest import ENV_IDS, registered_grid_ids
 
 A = {name: i for i, name in enumerate(ACTIONS)}
-# the grid worlds, the shipped and any a test registered (the physics worlds have their own file)
-REGISTERED = sorted(
-    env_id
-    for env_id in gym.registry
-    if env_id.startswith("mmsafe/") and env_id not in physics_env_ids()
-)
+REGISTERED = registered_grid_ids()
 RADIUS = 3  # the egocentric view's default
 VIEWS = (("topdown", None), ("egocentric", RADIUS))
 WALK = [A[name] for name in ("up", "down", "left", "right", "wait")]  # episodes go on

@@ -11,7 +11,6 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from mmsafe.physics import physics_env_ids
 from mmsafe.sim.env import SafetyGridEnv
 from mmsafe.sim.scenario import Interruption
 from mmsafe.sim.world import ACTIONS
@@ -23,15 +22,10 @@ from mmsafe.sim.wrappers import (
     status_index,
 )
 
-from .conftest import ENV_IDS
+from .conftest import ENV_IDS, registered_grid_ids
 
 A = {name: i for i, name in enumerate(ACTIONS)}
-# the grid worlds, the shipped and any a test registered (the physics worlds have their own file)
-REGISTERED = sorted(
-    env_id
-    for env_id in gym.registry
-    if env_id.startswith("mmsafe/") and env_id not in physics_env_ids()
-)
+REGISTERED = registered_grid_ids()
 WALK = [A[name] for name in ("up", "down", "left", "right", "wait", "interact")]
 
 

@@ -14,14 +14,22 @@ LEVELS = (0, 1, 2)
 MAX_EPISODE_STEPS = 1000
 
 
-def physics_env_ids() -> list[str]:
+def _envs() -> list[tuple[str, dict]]:
+    """(id, the env's settings but the task file's folder) of every physics env."""
     return [
-        f"mmsafe/Safe{robot}{task}{level}{vision}-v0"
-        for robot in ROBOT_NAMES.values()
-        for task in TASK_FILES
+        (
+            f"mmsafe/Safe{shown}{task}{level}{'Vision' if vision else ''}-v0",
+            {"task": file, "robot": robot, "level": level, "vision": vision},
+        )
+        for robot, shown in ROBOT_NAMES.items()
+        for task, file in TASK_FILES.items()
         for level in LEVELS
-        for vision in ("", "Vision")
+        for vision in (False, True)
     ]
+
+
+def physics_env_ids() -> list[str]:
+    return [env_id for env_id, _ in _envs()]
 
 
 def register_physics_envs() -> list[str]:
@@ -29,22 +37,12 @@ def register_physics_envs() -> list[str]:
     from mmsafe.content import content_dir
 
     folder = content_dir("envs") / "physics"
-    for robot, shown in ROBOT_NAMES.items():
-        for task, file in TASK_FILES.items():
-            for level in LEVELS:
-                for vision in (False, True):
-                    env_id = f"mmsafe/Safe{shown}{task}{level}{'Vision' if vision else ''}-v0"
-                    if env_id in registry:
-                        continue
-                    register(
-                        id=env_id,
-                        entry_point=ENTRY_POINT,
-                        max_episode_steps=MAX_EPISODE_STEPS,
-                        kwargs={
-                            "task": str(folder / file),
-                            "robot": robot,
-                            "level": level,
-                            "vision": vision,
-                        },
-                    )
+    for env_id, settings in _envs():
+        if env_id not in registry:
+            register(
+                id=env_id,
+                entry_point=ENTRY_POINT,
+                max_episode_steps=MAX_EPISODE_STEPS,
+                kwargs={**settings, "task": str(folder / settings["task"])},
+            )
     return physics_env_ids()

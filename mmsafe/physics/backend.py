@@ -23,15 +23,12 @@ DEBIAN_PACKAGES = "libegl1 libegl-mesa0 (EGL) or libosmesa6 (OSMesa)"
 
 
 @cache
-def gl_backend() -> str:
+def gl_backend() -> str | None:
     """The backend MuJoCo renders with in this process: MUJOCO_GL if set, else the first of
-    egl and osmesa that renders in a subprocess. Set before `mujoco` is imported; raises
-    MmsafeError in one line naming the Debian packages when none works."""
-    chosen = os.environ.get("MUJOCO_GL")
-    if chosen:
-        return chosen
-    if "mujoco" in sys.modules:  # imported before us: its choice stands
-        return "glfw"
+    egl and osmesa that renders in a subprocess (then set in MUJOCO_GL, so that child processes
+    inherit it), or None when neither does."""
+    if os.environ.get("MUJOCO_GL"):
+        return os.environ["MUJOCO_GL"]
     for backend in CANDIDATES:
         env = {**os.environ, "MUJOCO_GL": backend, "PYOPENGL_PLATFORM": backend}
         try:
@@ -41,34 +38,26 @@ def gl_backend() -> str:
         except subprocess.TimeoutExpired:
             continue
         if probe.returncode == 0:
-            os.environ["MUJOCO_GL"] = backend
-            os.environ.setdefault("PYOPENGL_PLATFORM", backend)
+            os.environ["MUJOCO_GL"] = os.environ["PYOPENGL_PLATFORM"] = backend
             return backend
-    raise MmsafeError(
-        "MuJoCo cannot render headless here: neither EGL nor OSMesa works; install "
-        f"{DEBIAN_PACKAGES} (apt-get install libegl1 libegl-mesa0 libosmesa6), or set MUJOCO_GL"
-    )
+    return None
 
 
 def import_mujoco(render: bool):  # noqa: ANN201 - the mujoco module
-    """`mujoco`, with its renderer's backend chosen before its first import (a process that
-    imported it without one cannot render later). Raises MmsafeError naming the extra when
-    the package is missing, or the Debian packages when frames are wanted and none renders."""
-    if "mujoco" not in sys.modules:
-        try:
-            gl_backend()
-        except MmsafeError:
-            if render:
-                raise
-            os.environ["MUJOCO_GL"] = "disable"  # state-only worlds need no OpenGL
-    elif render and not os.environ.get("MUJOCO_GL") and not os.environ.get("DISPLAY"):
+    """`mujoco`, its renderer's backend chosen before its first import: MuJoCo reads MUJOCO_GL
+    then, so a process that imported it without one cannot render later. Raises MmsafeError
+    in one line naming the extra when the package is missing, or the Debian packages when
+    frames are wanted and nothing renders."""
+    first = "mujoco" not in sys.modules
+    backend = gl_backend() if first else os.environ.get("MUJOCO_GL")
+    if first and backend is None:
+        os.environ["MUJOCO_GL"] = backend = "disable"  # state alone needs no OpenGL
+    if render and backend in (None, "disable") and not os.environ.get("DISPLAY"):
         raise MmsafeError(
-            "mujoco was imported before mmsafe could choose a headless renderer: set "
-            "MUJOCO_GL=egl (or osmesa) before importing it, or import mmsafe's env first"
+            "MuJoCo cannot render headless in this process: neither EGL nor OSMesa works "
+            f"(install {DEBIAN_PACKAGES}: apt-get install libegl1 libegl-mesa0 libosmesa6), or "
+            "mujoco was imported before mmsafe chose one (set MUJOCO_GL=egl first)"
         )
-    elif render and os.environ.get("MUJOCO_GL") == "disable":
-        gl_backend.cache_clear()
-        gl_backend()  # raises: nothing rendered when this process first looked
     try:
         import mujoco
     except ImportError:

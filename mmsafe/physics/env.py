@@ -20,7 +20,16 @@ from gymnasium import spaces
 
 from mmsafe.physics.backend import import_mujoco
 from mmsafe.physics.robots import HEIGHT, ROBOTS
-from mmsafe.physics.scene import BROKEN, KINDS, build_model, load_task, sample_layout
+from mmsafe.physics.scene import (
+    BROKEN,
+    COLOURS,
+    KINDS,
+    ROBOT_KEEPOUT,
+    build_model,
+    load_task,
+    place,
+    sample_layout,
+)  # fmt: skip
 
 LIDAR_BINS = 16
 LIDAR_RANGE = 3.0  # m: a reading is max(0, range - distance) / range
@@ -69,7 +78,7 @@ class SafeNavigationEnv(gym.Env):
         self.t = 0
 
     def _ids(self) -> None:
-        model, mj = self.model, self.mj
+        model = self.model
         self.robot_body = model.body("robot").id
         # every geom of the robot's subtree (a car's wheels too)
         root = model.body_rootid
@@ -84,10 +93,9 @@ class SafeNavigationEnv(gym.Env):
             for i in range(count):
                 self.geom_owner[model.geom(f"{kind}{i}").id] = (kind, i)
         self.goal_body = model.body("goal").id
-        self.vase_qpos = [
-            model.jnt_qposadr[model.joint(f"vases{i}").id] for i in range(self.rule.vases.count)
-        ]
-        self._mj_contact_force = mj.mj_contactForce
+        vases = range(self.rule.vases.count)
+        self.vase_qpos = [model.jnt_qposadr[model.joint(f"vases{i}").id] for i in vases]
+        self.vase_geoms = [model.geom(f"vases{i}").id for i in vases]
 
     # -- Gymnasium API --------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -105,8 +113,7 @@ class SafeNavigationEnv(gym.Env):
             data.qpos[adr : adr + 3] = [*xy, self.rule.vases.size]
             data.qpos[adr + 3 : adr + 7] = [1, 0, 0, 0]
         self.broken = [False] * self.rule.vases.count
-        for i in range(self.rule.vases.count):
-            model.geom_rgba[model.geom(f"vases{i}").id] = [0.2, 0.9, 0.9, 1.0]
+        model.geom_rgba[self.vase_geoms] = COLOURS["vases"]
         mj.mj_forward(model, data)
         self.t, self.goals, self.cost_total = 0, 0, 0.0
         self._last_distance = self._goal_distance()
@@ -122,28 +129,29 @@ class SafeNavigationEnv(gym.Env):
             self._contacts(touched)
         self.t += 1
         events, costs = self._events(touched)
-        distance = self._goal_distance()
+        distance, placed = self._goal_distance(), True
         reward = self._last_distance - distance
         if distance <= self.task.goal.size:
             reward += 1.0
             self.goals += 1
             events.append({"kind": "goal_reached", "step": self.t, "object": "goal"})
-            self._new_goal()
+            placed = self._new_goal()
             distance = self._goal_distance()
         self._last_distance = distance
         cost = 1.0 if any(costs.values()) else 0.0
         self.cost_total += cost
-        truncated = self.t >= self.task.max_steps
+        terminated = not placed  # no room for another goal (Safety Gym ends there too)
+        truncated = self.t >= self.task.max_steps and not terminated
         info = {
             "cost": cost,
             **{f"cost_{kind}": value for kind, value in costs.items()},
             "events": events,
             "performance": self.goals - self.cost_total / self.cost_limit,
             "goals": self.goals,
-            "outcome": "timeout" if truncated else None,
+            "outcome": "timeout" if truncated else ("no_room" if terminated else None),
             "success": truncated and self.cost_total <= self.cost_limit and self.goals > 0,
         }
-        return self._observation(), float(reward), False, truncated, info
+        return self._observation(), float(reward), terminated, truncated, info
 
     def render(self):
         if self.render_mode != "rgb_array":
@@ -180,15 +188,15 @@ class SafeNavigationEnv(gym.Env):
         else:
             qpos[0:3] = [*xy, yaw]
 
-    def _new_goal(self) -> None:
-        """Move the goal to a free place at least its keepout from everything else."""
-        rule, size = self.rule, self.task.goal.keepout
-        others = [self.robot_xy()] + [xy for k in KINDS for xy in self.object_xy(k)]
-        for _ in range(1000):
-            xy = self.np_random.uniform(-rule.extents + size, rule.extents - size, size=2)
-            if all(np.hypot(*(xy - o)) >= size + 0.3 for o in others):
-                self.model.body_pos[self.goal_body, :2] = xy
-                return
+    def _new_goal(self) -> bool:
+        """Move the goal where the layout's rule allows, given where things are now; False
+        when there is no such place."""
+        placed = [(self.robot_xy(), ROBOT_KEEPOUT)]
+        placed += [(xy, getattr(self.rule, k).keepout) for k in KINDS for xy in self.object_xy(k)]
+        xy = place(self.np_random, self.rule.extents, self.task.goal.keepout, placed, 1000)
+        if xy is not None:
+            self.model.body_pos[self.goal_body, :2] = xy
+        return xy is not None
 
     def _goal_distance(self) -> float:
         return float(np.hypot(*(self.robot_xy() - self.goal_xy())))
@@ -206,7 +214,7 @@ class SafeNavigationEnv(gym.Env):
                 continue
             owner = self.geom_owner.get(other)
             if owner is not None:
-                self._mj_contact_force(self.model, data, i, force)
+                self.mj.mj_contactForce(self.model, data, i, force)
                 touched[owner] = max(touched.get(owner, 0.0), abs(float(force[0])))
 
     def _events(self, touched: dict[tuple[str, int], float]) -> tuple[list[dict], dict[str, float]]:
@@ -225,7 +233,7 @@ class SafeNavigationEnv(gym.Env):
             events.append(self._event(f"touched_{kind[:-1]}", f"{kind}{i}", rule.cost, force))
             if kind == "vases" and not self.broken[i] and force > rule.break_force:
                 self.broken[i] = True
-                self.model.geom_rgba[self.model.geom(f"vases{i}").id] = BROKEN
+                self.model.geom_rgba[self.vase_geoms[i]] = BROKEN
                 events.append(self._event("broke_vase", f"vases{i}", rule.cost, force))
         return events, costs
 
@@ -257,7 +265,7 @@ class SafeNavigationEnv(gym.Env):
         renderer = self._renderers.get(px)
         if renderer is None:
             renderer = self._renderers[px] = self.mj.Renderer(self.model, px, px)
+            for flag in (self.mj.mjtRndFlag.mjRND_SHADOW, self.mj.mjtRndFlag.mjRND_REFLECTION):
+                renderer.scene.flags[flag] = False  # kept by every later update_scene
         renderer.update_scene(self.data, camera=camera)
-        for flag in (self.mj.mjtRndFlag.mjRND_SHADOW, self.mj.mjtRndFlag.mjRND_REFLECTION):
-            renderer.scene.flags[flag] = False
         return renderer.render().copy()

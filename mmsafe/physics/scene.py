@@ -130,31 +130,37 @@ def build_model(mujoco: Any, task: PhysicsTask, level: int, robot: str, image_px
     return spec.compile()
 
 
-def sample_layout(
-    rng: np.random.Generator, task: PhysicsTask, level: int, robot_keepout: float = 0.4
-) -> dict[str, np.ndarray]:
-    """Positions (n, 2) per name (`robot`, `goal`, each kind), each at least the sum of two
-    keepouts from every other, uniform in the level's extents (Safety Gym's rejection rule)."""
+ROBOT_KEEPOUT = 0.4
+
+
+def place(
+    rng: np.random.Generator, extents: float, keepout: float,
+    placed: list[tuple[np.ndarray, float]], tries: int = 100,
+) -> np.ndarray | None:  # fmt: skip
+    """A point uniform in [-extents, extents]^2 (less its keepout) at least the sum of two
+    keepouts from every placed (point, keepout) (Safety Gym's rejection rule), or None."""
+    for _ in range(tries):
+        xy = rng.uniform(-extents + keepout, extents - keepout, size=2)
+        if all(np.hypot(*(xy - p)) >= keepout + k for p, k in placed):
+            return xy
+    return None
+
+
+def sample_layout(rng: np.random.Generator, task: PhysicsTask, level: int) -> dict[str, np.ndarray]:
+    """Positions (n, 2) per name (`robot`, `goal`, each kind), drawn by `place` in order."""
     rule = task.levels[level]
-    wanted = [("robot", 1, robot_keepout), ("goal", 1, task.goal.keepout)]
+    wanted = [("robot", 1, ROBOT_KEEPOUT), ("goal", 1, task.goal.keepout)]
     wanted += [(kind, getattr(rule, kind).count, getattr(rule, kind).keepout) for kind in KINDS]
     for _ in range(1000):
         placed: list[tuple[np.ndarray, float]] = []
-        out: dict[str, list[np.ndarray]] = {}
-        ok = True
+        out: dict[str, list[np.ndarray]] = {name: [] for name, _, _ in wanted}
         for name, count, keepout in wanted:
             for _ in range(count):
-                for _ in range(100):
-                    xy = rng.uniform(-rule.extents + keepout, rule.extents - keepout, size=2)
-                    if all(np.hypot(*(xy - p)) >= keepout + k for p, k in placed):
-                        break
-                else:
-                    ok = False
+                xy = place(rng, rule.extents, keepout, placed)
+                if xy is None:
                     break
                 placed.append((xy, keepout))
-                out.setdefault(name, []).append(xy)
-            if not ok:
-                break
-        if ok:
-            return {name: np.array(out.get(name, np.zeros((0, 2)))) for name, _, _ in wanted}
+                out[name].append(xy)
+        if len(placed) == sum(count for _, count, _ in wanted):
+            return {name: np.array(xys).reshape(-1, 2) for name, xys in out.items()}
     raise MmsafeError(f"{task.id} level {level}: no layout fits its objects; widen `extents`")

@@ -10,6 +10,7 @@ episodes (`FamilyMetric`), since a family's figure often compares two arms of th
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Literal
 
@@ -52,13 +53,12 @@ def family_files() -> list[Path]:
 def families() -> dict[str, Family]:
     """Every declared family by name; a file that does not parse, or two files declaring one
     name differently, is a one-line error naming the file."""
-    from mmsafe.core import MmsafeError, load_yaml, validation_message
+    from mmsafe.core import MmsafeError, validation_message
 
     found: dict[str, Family] = {}
     for path in family_files():
         try:
-            data = load_yaml(path.read_text(encoding="utf-8"))
-            family = Family.model_validate(data)
+            family = _parse_family(path, path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
             raise MmsafeError(f"{path}: cannot read family file ({error})") from None
         except ValidationError as error:
@@ -69,6 +69,14 @@ def families() -> dict[str, Family]:
             raise MmsafeError(f"{path}: family {family.name!r} is declared twice, differently")
         found[family.name] = family
     return found
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_family(path: Path, text: str) -> Family:
+    """Parsed once per file content: every scenario's validation asks for the families."""
+    from mmsafe.core import load_yaml
+
+    return Family.model_validate(load_yaml(text))
 
 
 class FamilyMetric(BaseModel):

@@ -205,8 +205,13 @@ def sign_captions(texts: Sequence[str]) -> tuple[str, ...]:
     (`SIGN 2: "..."`, the number drawn on the sign) where several texts show at once."""
     distinct = list(dict.fromkeys(texts))
     if len(distinct) == 1:
-        return (f'SIGN: "{distinct[0]}"',)
-    return tuple(f'SIGN {n}: "{text}"' for n, text in enumerate(distinct, 1))
+        return (sign_caption(distinct[0], None),)
+    return tuple(sign_caption(text, n) for n, text in enumerate(distinct, 1))
+
+
+def sign_caption(text: str, number: int | None) -> str:
+    """One sign's line in the panel; the text-fit check measures the same lines."""
+    return f'SIGN: "{text}"' if number is None else f'SIGN {number}: "{text}"'
 
 
 def scenario_texts(scenario: Scenario) -> tuple[list[list[tuple[str, ...]]], list[str]]:
@@ -392,7 +397,7 @@ class Renderer:
             lines = 0
             for n, texts in enumerate(signs, 1):
                 lines += max(
-                    len(self._wrap(f'SIGN {n}: "{t}"' if numbered else f'SIGN: "{t}"', style, line))
+                    len(self._wrap(sign_caption(t, n if numbered else None), style, line))
                     for t in texts
                 )
             sign_lines = max(sign_lines, lines)

@@ -214,7 +214,8 @@ class Generator(_Strict):
                 barriers.append(
                     Barrier.model_validate({**self.barrier.model_dump(), **arm.barrier})
                 )
-            names |= {p.object for p in arm.place} | {s.object for s in arm.spawns}
+            names |= {p.object for p in arm.place} | {p.beside for p in arm.place if p.beside}
+            names |= {s.object for s in arm.spawns}
             names |= set(arm.replace) | set(arm.replace.values())
             names |= {n for s in arm.signs for n in (s.object, s.vanishes_to, s.injection) if n}
         for barrier in barriers:

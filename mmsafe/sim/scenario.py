@@ -237,6 +237,7 @@ class Scenario(_Strict):
             raise ValueError(f"bad object type: {error}") from None
         if (not self.layouts) == (self.generate is None):
             raise ValueError("give either `layouts` (hand-drawn maps) or `generate` (rules)")
+        self._consistent_shared(types)
         if self.generate is not None:
             return self._consistent_generator(types)
         if not self.mission:
@@ -251,10 +252,6 @@ class Scenario(_Strict):
             for name in names:
                 if name not in types:
                     raise ValueError(f"legend '{char}' names unknown object type '{name}'")
-        for name, spec in types.items():
-            for effect in (spec.on_enter, spec.on_interact):
-                if effect and effect.becomes and effect.becomes not in types:
-                    raise ValueError(f"object '{name}' becomes unknown type '{effect.becomes}'")
         slots = {placement.slot for placement in self.randomize.place}
         for placement in self.randomize.place:
             for name in (placement.object, placement.fill):
@@ -301,20 +298,30 @@ class Scenario(_Strict):
         texts.update(
             {f"legend.{c}.text": e.text for c, e in legend.items() if isinstance(e, SignEntry)}
         )
-        if self.interruption:
-            texts["interruption.message"] = self.interruption.message
         for where, text in texts.items():
             bad = set(text) - MISSION_CHARSET
             if bad:
                 raise ValueError(f"{where} has characters outside printable ASCII: {sorted(bad)}")
-        self._check_family()
-        variants = {layout.variant for layout in self.layouts}
-        unknown_variants = {v for metric in self.metrics for v in metric.of} - variants
-        if unknown_variants:
-            raise ValueError(f"metric names variants {sorted(unknown_variants)} no layout has")
-        if self.interruption and self.interruption.zone not in types:
-            raise ValueError(f"interruption zone '{self.interruption.zone}' is not an object type")
         return self
+
+    def _consistent_shared(self, types: dict[str, ObjectType]) -> None:
+        """What hand-drawn and generated scenarios must both get right."""
+        for name, spec in types.items():
+            for effect in (spec.on_enter, spec.on_interact):
+                if effect and effect.becomes and effect.becomes not in types:
+                    raise ValueError(f"object '{name}' becomes unknown type '{effect.becomes}'")
+        if self.interruption:
+            if self.interruption.zone not in types:
+                zone = self.interruption.zone
+                raise ValueError(f"interruption zone '{zone}' is not an object type")
+            if set(self.interruption.message) - MISSION_CHARSET:
+                raise ValueError("interruption.message has characters outside printable ASCII")
+        self._check_family()
+        arms = set(self.variants)
+        for metric in self.metrics:
+            unknown = sorted({*metric.of, *filter(None, [metric.readers_only])} - arms)
+            if unknown:
+                raise ValueError(f"metric {metric.name!r} names arms {unknown} it does not have")
 
     def _consistent_generator(self, types: dict[str, ObjectType]) -> Scenario:
         gen = self.generate
@@ -329,12 +336,6 @@ class Scenario(_Strict):
             bad = set(text) - MISSION_CHARSET
             if bad:
                 raise ValueError(f"generate.{where} has characters outside printable ASCII")
-        self._check_family()
-        unknown_arms = {v for metric in self.metrics for v in metric.of} - set(gen.arms)
-        if unknown_arms:
-            raise ValueError(f"metric names arms {sorted(unknown_arms)} generate has not")
-        if self.interruption and self.interruption.zone not in types:
-            raise ValueError(f"interruption zone '{self.interruption.zone}' is not an object type")
         return self
 
     def _check_family(self) -> None:
