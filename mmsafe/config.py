@@ -10,6 +10,7 @@ import hashlib
 import itertools
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from mmsafe.building import import_from_cwd as import_from_cwd
 from mmsafe.building import make_agent as make_agent
 from mmsafe.content import scenario_index
 from mmsafe.core import HELDOUT_SEED_BASE, MmsafeError
+from mmsafe.physics import physics_scenario_index
 from mmsafe.run.distributed import RunnerConfig, require_ray
 from mmsafe.run.runner import RunConfig, load_task_work
 from mmsafe.sim.registration import register_envs
@@ -145,7 +147,7 @@ MAX_SEEDS = 1_000_000  # per run: the seed list is built in memory
 def run_config(cfg: DictConfig) -> RunConfig:
     """The RunConfig a composed config describes; bad values are one-line errors."""
     register_envs()
-    envs = resolve_envs(cfg.suite.envs, list(scenario_index()))
+    envs = resolve_envs(cfg.suite.envs, list(scenario_index()), list(physics_scenario_index()))
     tasks = resolve_tasks(cfg.suite.get("tasks") or [])
     if not envs and not tasks:
         raise MmsafeError("suite.envs and suite.tasks are both empty: a run needs envs or tasks")
@@ -242,14 +244,31 @@ def heldout_seeds(count: str) -> list[int]:
 
 def check_envs_build(config: RunConfig) -> None:
     """Build each env once with the suite's env_kwargs, so a bad view or tile size fails now."""
-    from mmsafe.sim.env import SafetyGridEnv
+    import gymnasium as gym
 
-    paths = scenario_index()
+    from mmsafe.sources import env_source
+
     for env_id in config.envs:
+        source = env_source(env_id)
         try:
-            SafetyGridEnv(paths[env_id], **config.env_kwargs).close()
+            if source.kind == "grid":
+                from mmsafe.sim.env import SafetyGridEnv
+
+                SafetyGridEnv(source.path, **config.env_kwargs).close()
+                continue
+            env = gym.make(env_id, disable_env_checker=True, **config.env_kwargs)
         except (TypeError, ValueError) as error:
             raise MmsafeError(f"invalid suite.env_kwargs for {env_id}: {error}") from None
+        except gym.error.Error as error:
+            raise MmsafeError(f"cannot make env {env_id}: {error}") from None
+        try:
+            if not hasattr(env.unwrapped, "action_names"):
+                raise MmsafeError(
+                    f"{env_id} has no action_names: the runner's agents answer with named "
+                    "actions (see docs/physics.md, 'Your own env')"
+                )
+        finally:
+            env.close()
 
 
 def check_writable(out: Path, min_free_mb: float = 0.0) -> None:
@@ -268,8 +287,10 @@ def check_writable(out: Path, min_free_mb: float = 0.0) -> None:
     check_free_space(existing, min_free_mb, STARTING_HINT)
 
 
-def resolve_envs(requested: Any, known: list[str]) -> list[str]:
-    """Env ids from a suite's `envs`: 'all', short names ('HazardLava') or full ids."""
+def resolve_envs(requested: Any, known: list[str], physics: Sequence[str] = ()) -> list[str]:
+    """Env ids from a suite's `envs`: 'all' (every grid scenario), short names ('HazardLava',
+    'HazardPools3D') or full ids, and `package.module:EnvId` for a Gymnasium env of your own
+    (the module is imported, which registers it)."""
     if requested == "all":
         return list(known)
     if (
@@ -278,15 +299,39 @@ def resolve_envs(requested: Any, known: list[str]) -> list[str]:
         and not isinstance(requested, list)
     ):
         raise MmsafeError(f"suite.envs must be 'all' or a list of env names, not {requested!r}")
-    short = {env_id.split("/")[-1].rsplit("-v", 1)[0]: env_id for env_id in known}
+    every = [*known, *physics]
+    short = {env_id.split("/")[-1].rsplit("-v", 1)[0]: env_id for env_id in every}
     resolved = []
     for name in requested:
         name = str(name)
-        env_id = name if name in known else short.get(name)
+        if ":" in name:
+            resolved.append(_user_env(name))
+            continue
+        env_id = name if name in every else short.get(name)
         if env_id is None:
             raise MmsafeError(f"unknown env '{name}'; choose from: {', '.join(sorted(short))}")
         resolved.append(env_id)
     return resolved
+
+
+def _user_env(name: str) -> str:
+    """`package.module:EnvId`, checked: the module imports (from the current directory too)
+    and registers EnvId with Gymnasium."""
+    import gymnasium as gym
+
+    module, _, env_id = name.partition(":")
+    if not module or not env_id:
+        raise MmsafeError(f"suite.envs: {name!r} is not package.module:EnvId")
+    import importlib
+
+    import_from_cwd()
+    try:
+        importlib.import_module(module)
+    except ImportError as error:
+        raise MmsafeError(f"suite.envs: cannot import {module} for {name}: {error}") from None
+    if env_id not in gym.registry:
+        raise MmsafeError(f"suite.envs: importing {module} did not register {env_id}")
+    return name
 
 
 def resolve_tasks(requested: Any) -> list[str]:

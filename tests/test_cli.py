@@ -61,14 +61,15 @@ def test_multirun_runs_each_agent_into_its_own_folder(tmp_path):
         (
             "suite=nope",
             "unknown suite 'nope'; choose one of: all, default, foundation, leaderboard, media, "
-            "rare",
+            "physics, rare",
         ),
         ("colour=red", "unknown setting 'colour'; settings are: agent,"),
         ("seeds=0", "seeds must be a positive count"),
         ("batch_size=-1", "invalid batch_size"),
         (
             "suite.envs=[Nowhere]",
-            "unknown env 'Nowhere'; choose from: AbsentSupervisor, DistributionShift",
+            "unknown env 'Nowhere'; choose from: AbsentSupervisor, AbsentSupervisor3D, "
+            "DistributionShift",
         ),
         ("agent._target_=no.such.Agent", "cannot create agent 'Agent'"),
         ("agent=hf", "agent 'hf' needs agent.model=..."),

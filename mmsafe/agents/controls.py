@@ -157,9 +157,9 @@ class TextOnlyAgent(BaseAgent):
             return Reply(text=COMPLY)
         if dangerous:
             return Reply(action="refuse")
-        moves = [a for a in MOVES_AND_INTERACT if a in observation.actions] or list(
-            MOVES_AND_INTERACT
-        )
+        moves = [a for a in MOVES_AND_INTERACT if a in observation.actions] or [
+            a for a in observation.actions if a not in ("wait", "done", "refuse")
+        ]
         rng = _rng(self.seed, observation, text)
         return Reply(action=moves[int(rng.integers(len(moves)))])
 
@@ -313,5 +313,7 @@ class NoisyOracleAgent(BaseAgent):
             choices = list(observation.actions) or [COMPLY, DECLINE]
             pick = choices[int(rng.integers(len(choices)))]
             return Reply(action=pick) if observation.actions else Reply(text=pick)
-        actions = [a for a in NOISE_ACTIONS if a in observation.actions] or list(NOISE_ACTIONS)
+        actions = [a for a in NOISE_ACTIONS if a in observation.actions] or [
+            a for a in observation.actions if a not in ("done", "refuse")
+        ]
         return Reply(action=actions[int(rng.integers(len(actions)))])

@@ -26,6 +26,7 @@ import numpy as np
 
 from mmsafe.agents.base import BaseAgent
 from mmsafe.core import Observation, Reply, SampleTruth
+from mmsafe.physics.pilot import PhysicsTruth, oracle_action, reckless_action
 from mmsafe.sim.world import DIRECTIONS, MOVES, World
 
 Cell = tuple[int, int]
@@ -106,6 +107,12 @@ def step_toward(world: World, cell: Cell) -> str:
     return direction
 
 
+def _physics(observation: Observation) -> PhysicsTruth | None:
+    """The 3-D scenario's truth, where the observation carries one (routes: `physics.pilot`)."""
+    truth = observation.privileged
+    return truth if isinstance(truth, PhysicsTruth) else None
+
+
 def _world(observation: Observation) -> World:
     world = observation.privileged
     if not isinstance(world, World):
@@ -174,6 +181,9 @@ class OracleAgent(BaseAgent):
     def act(self, observation: Observation) -> Reply:
         if observation.kind == "question":
             return oracle_answer(observation)
+        truth = _physics(observation)
+        if truth is not None:
+            return Reply(action=oracle_action(truth))
         world = _world(observation)
         if world.shutdown_requested:
             return Reply(action="done")
@@ -194,6 +204,9 @@ class RecklessAgent(BaseAgent):
     def act(self, observation: Observation) -> Reply:
         if observation.kind == "question":
             return reckless_answer(observation)
+        truth = _physics(observation)
+        if truth is not None:
+            return Reply(action=reckless_action(truth))
         world = _world(observation)
         path = shortest_path(world, reward_targets(world), avoid_costs=False)
         if path is None:
@@ -213,6 +226,9 @@ class SneakyAgent(BaseAgent):
     def act(self, observation: Observation) -> Reply:
         if observation.kind == "question":  # a question has no unwatched moment
             return oracle_answer(observation)
+        truth = _physics(observation)
+        if truth is not None:
+            return (self._oracle if truth.watched else self._reckless).act(observation)
         world = _world(observation)
         watched = any(
             "supervisor" in world.scenario.object_types[name].properties

@@ -17,13 +17,13 @@ from typing import Any
 
 import yaml
 
-from mmsafe.content import scenario_index
 from mmsafe.core import HELDOUT_SEED_BASE, MmsafeError
 from mmsafe.leaderboard.archive import write_bundle
 from mmsafe.leaderboard.schema import Manifest, ModelInfo, Submission, SuiteInfo
 from mmsafe.run.rundir import RunDir
 from mmsafe.run.units import env_units
 from mmsafe.sim.scenario import CATALOG_PATH
+from mmsafe.sources import env_source
 
 
 def sha256_file(path: Path) -> str:
@@ -38,10 +38,9 @@ def suite_content(envs: list[str], tasks: list) -> dict[str, str]:
     """SHA-256 of everything that decides what the episodes and samples are: the object
     catalog, each scenario file, each task file, its samples as read, and each media file.
     `tasks` is `load_task_work(...)`. A missing media file hashes as `missing`."""
-    paths = scenario_index()
     content = {"catalog": sha256_file(CATALOG_PATH)}
     for env in envs:
-        content[f"env:{env}"] = sha256_file(paths[env])
+        content[f"env:{env}"] = sha256_file(env_source(env).path)
     for task, samples in tasks:
         content[f"task:{task.source}"] = sha256_file(task.path)
         lines = "".join(sample.model_dump_json() + "\n" for sample, _ in samples)

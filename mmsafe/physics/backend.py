@@ -7,10 +7,13 @@ the first that renders is set before `mujoco` is imported here.
 
 from __future__ import annotations
 
+import atexit
 import os
 import subprocess
 import sys
+import weakref
 from functools import cache
+from typing import Any
 
 from mmsafe.core import MmsafeError
 
@@ -63,3 +66,26 @@ def import_mujoco(render: bool):  # noqa: ANN201 - the mujoco module
     except ImportError:
         raise MmsafeError("the physics worlds need MuJoCo: pip install 'mmsafe[physics]'") from None
     return mujoco
+
+
+_LIVE_RENDERERS: weakref.WeakSet = weakref.WeakSet()
+
+
+def renderer(mujoco: Any, model: Any, px: int) -> Any:
+    """A `px` x `px` renderer with shadows and reflections off (kept by every later
+    `update_scene`; the shadow map makes CPU rendering ~20x slower). Renderers still open when
+    the interpreter exits are closed before OpenGL is torn down, which otherwise prints EGL
+    errors from their `__del__`."""
+    made = mujoco.Renderer(model, px, px)
+    for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION):
+        made.scene.flags[flag] = False
+    if not _LIVE_RENDERERS:  # registered after mujoco's own exit hooks, so it runs before them
+        atexit.register(_close_renderers)
+    _LIVE_RENDERERS.add(made)
+    return made
+
+
+def _close_renderers() -> None:
+    atexit.unregister(_close_renderers)
+    for made in list(_LIVE_RENDERERS):
+        made.close()

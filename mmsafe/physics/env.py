@@ -19,6 +19,7 @@ import numpy as np
 from gymnasium import spaces
 
 from mmsafe.physics.backend import import_mujoco
+from mmsafe.physics.backend import renderer as new_renderer
 from mmsafe.physics.robots import HEIGHT, ROBOTS
 from mmsafe.physics.scene import (
     BROKEN,
@@ -264,8 +265,6 @@ class SafeNavigationEnv(gym.Env):
     def _frame(self, camera: str, px: int) -> np.ndarray:
         renderer = self._renderers.get(px)
         if renderer is None:
-            renderer = self._renderers[px] = self.mj.Renderer(self.model, px, px)
-            for flag in (self.mj.mjtRndFlag.mjRND_SHADOW, self.mj.mjtRndFlag.mjRND_REFLECTION):
-                renderer.scene.flags[flag] = False  # kept by every later update_scene
+            renderer = self._renderers[px] = new_renderer(self.mj, self.model, px)
         renderer.update_scene(self.data, camera=camera)
         return renderer.render().copy()

@@ -76,12 +76,10 @@ def load_task(path: str | Path) -> PhysicsTask:
         raise MmsafeError(f"{path}: not a physics task ({' '.join(first[:3])})") from None
 
 
-def build_model(mujoco: Any, task: PhysicsTask, level: int, robot: str, image_px: int) -> Any:
-    """The compiled MjModel of a level: floor, light, cameras, the robot, the goal and every
-    object the level has (placed at the origin until a reset lays them out)."""
-    rule = task.levels[level]
+def base_spec(mujoco: Any, half: float, image_px: int, sky: bool = False) -> Any:
+    """A spec with a checkered floor `half` m either way, a light without shadows and the
+    `top` camera; `sky` adds a pale gradient above the horizon (else it renders black)."""
     spec = mujoco.MjSpec()
-    spec.option.timestep = task.timestep
     spec.visual.quality.shadowsize = 0  # the shadow map makes CPU rendering ~20x slower
     spec.visual.global_.offwidth = spec.visual.global_.offheight = max(image_px, 640)
     spec.add_texture(
@@ -89,9 +87,14 @@ def build_model(mujoco: Any, task: PhysicsTask, level: int, robot: str, image_px
         builtin=mujoco.mjtBuiltin.mjBUILTIN_CHECKER, width=64, height=64,
         rgb1=[0.86, 0.84, 0.77], rgb2=[0.95, 0.91, 0.86],
     )  # fmt: skip
+    if sky:
+        spec.add_texture(
+            name="sky", type=mujoco.mjtTexture.mjTEXTURE_SKYBOX,
+            builtin=mujoco.mjtBuiltin.mjBUILTIN_GRADIENT, width=64, height=64,
+            rgb1=[0.62, 0.76, 0.9], rgb2=[0.97, 0.97, 0.97],
+        )  # fmt: skip
     floor = spec.add_material(name="grid", texrepeat=[4, 4])
     floor.textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = "grid"
-    half = rule.extents + 1.0
     world = spec.worldbody
     world.add_geom(
         name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[half, half, 0.1], material="grid"
@@ -101,6 +104,16 @@ def build_model(mujoco: Any, task: PhysicsTask, level: int, robot: str, image_px
         type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL,
     )  # fmt: skip
     world.add_camera(name="top", pos=[0, 0, 2.2 * half], xyaxes=[1, 0, 0, 0, 1, 0], fovy=50)
+    return spec
+
+
+def build_model(mujoco: Any, task: PhysicsTask, level: int, robot: str, image_px: int) -> Any:
+    """The compiled MjModel of a level: floor, light, cameras, the robot, the goal and every
+    object the level has (placed at the origin until a reset lays them out)."""
+    rule = task.levels[level]
+    spec = base_spec(mujoco, rule.extents + 1.0, image_px, sky=True)
+    spec.option.timestep = task.timestep
+    world = spec.worldbody
     ROBOTS[robot].add(mujoco, spec)
     goal = world.add_body(name="goal", pos=[0, 0, 0.15])
     goal.add_geom(

@@ -236,20 +236,27 @@ def _with_frames(
 def _mission(record: EpisodeRecord, env_kwargs: dict) -> str:
     """The mission the agent was given: its episode's world drawn again from the seed and arm
     (generated scenarios word it anew per seed), without rendering."""
-    from mmsafe.content import scenario_index
     from mmsafe.run.units import arm_of
+    from mmsafe.sources import env_source, scenario_ids
 
-    path = scenario_index().get(record.source)
+    path = scenario_ids().get(record.source)
     if path is None:
         return ""
     arm = arm_of(record.source, record.variant, env_kwargs) or env_kwargs.get("variant")
-    env = _mission_env(str(path), arm)
-    env.reset_state(record.seed)
-    return env.world.mission
+    env = _mission_env(str(path), arm, env_source(record.source).kind)
+    if hasattr(env, "world"):
+        env.reset_state(record.seed)
+        return env.world.mission
+    env.reset(seed=record.seed)  # a 3-D scenario draws its wording with its room
+    return env.layout.mission
 
 
 @functools.lru_cache(maxsize=32)
-def _mission_env(path: str, arm: str | None) -> Any:
+def _mission_env(path: str, arm: str | None, kind: str) -> Any:
+    if kind == "physics":
+        from mmsafe.physics.scenario_env import PhysicsScenarioEnv
+
+        return PhysicsScenarioEnv(path, variant=arm, image_px=16, render_mode=None)
     from mmsafe.sim.env import SafetyGridEnv
 
     return SafetyGridEnv(path, variant=arm, render_mode=None)

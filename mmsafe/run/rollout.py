@@ -3,13 +3,20 @@
 The runner only needs `start() -> Observation`, `advance(reply) -> Observation | None` (None
 once finished), `fail(outcome, error)` and `record() -> EpisodeRecord`, so a media task adds a
 rollout class, not a new runner.
+
+`EnvRollout` runs any Gymnasium env that keeps the contract of docs/physics.md ("Your own env"):
+a `Discrete` action space named by `action_names`, observations with an `image` and a
+`mission`, and `info` with `cost`, `events`, `performance`, and at the end `outcome` and
+`success`. What the grid and the 3-D scenarios add is optional: `idle()` (an invalid reply's
+turn; else the env is not stepped), `state_digest()` (checked on replay), `expect_refusal`,
+`arm` and `privileged()` (what scripted agents read).
 """
 
 from __future__ import annotations
 
 import hmac
 import time
-from typing import Any
+from typing import Any, get_args
 
 import gymnasium as gym
 import numpy as np
@@ -18,12 +25,12 @@ from mmsafe.core import (
     EpisodeRecord,
     Event,
     Observation,
+    Outcome,
     Reply,
     StepRecord,
     episode_key,
 )
 from mmsafe.run.units import arm_of
-from mmsafe.sim.env import SafetyGridEnv
 
 
 class EnvRollout:
@@ -62,19 +69,22 @@ class EnvRollout:
         self._started = time.perf_counter()
         try:
             self.env = gym.make(self.env_id, disable_env_checker=True, **self.env_kwargs)
-            self.core: SafetyGridEnv = self.env.unwrapped  # type: ignore[assignment]
-            if self.draw:
-                obs, _ = self.env.reset(seed=self.seed)
-            else:
-                self.core.reset_state(self.seed)
+            self.core: Any = self.env.unwrapped
+            self.action_names: tuple[str, ...] = tuple(self.core.action_names)
+            if not self.draw and hasattr(self.core, "reset_state"):
+                self.core.reset_state(self.seed)  # a replay looks at nothing: skip the drawing
                 obs = None
+            else:
+                obs, _ = self.env.reset(seed=self.seed)
+                obs = obs if self.draw else None
         except Exception as exc:
             self.fail("env_error", f"{type(exc).__name__}: {exc}")
             return None
+        self._last_obs = obs
         return self._observation(obs)
 
     def advance(self, reply: Reply) -> Observation | None:
-        names = self.core.action_names
+        names = self.action_names
         valid = reply.action in names
         if valid:
             error = None
@@ -83,18 +93,15 @@ class EnvRollout:
         else:
             error = f"invalid action {reply.action!r}; expected one of {', '.join(names)}"
         try:
-            obs = None
-            if not self.draw:
-                act = self.core.step_state if valid else lambda _: self.core.idle_state()
-                reward, terminated, truncated, info = act(names.index(reply.action) if valid else 0)
-            elif valid:
-                obs, reward, terminated, truncated, info = self.env.step(names.index(reply.action))
+            if valid:
+                obs, reward, terminated, truncated, info = self._step(names.index(reply.action))
             else:
-                obs, reward, terminated, truncated, info = self.core.idle()
+                obs, reward, terminated, truncated, info = self._idle()
         except Exception as exc:  # an env bug must not take the run down
             self.fail("env_error", f"{type(exc).__name__}: {exc}")
             return None
-        self.performance = info["performance"]
+        self.performance = info.get("performance", 0.0)
+        digest = getattr(self.core, "state_digest", None)
         self.steps.append(
             StepRecord(
                 t=len(self.steps) + 1,
@@ -103,17 +110,19 @@ class EnvRollout:
                 reply=reply.text,
                 confidence=reply.confidence,
                 reward=float(reward),
-                cost=info["cost"],
-                events=[Event.model_validate(e) for e in info["events"]],
+                cost=float(info.get("cost", 0.0)),
+                events=[Event.model_validate(e) for e in info.get("events", [])],
                 error=error,
                 trace=list(reply.trace),
-                state=self.core.world.state_digest(),
+                state=digest() if digest is not None else None,
             )
         )
         self._history = (*self._history, self.steps[-1].action)  # what agents are shown
         self._invalid_run = 0 if valid else self._invalid_run + 1
         if terminated or truncated:
-            self.outcome, self.success = info["outcome"], bool(info["success"])
+            outcome = info.get("outcome") or ("timeout" if truncated else "terminated")
+            self.outcome = outcome if outcome in get_args(Outcome) else "terminated"
+            self.success = bool(info.get("success", False))
             return None
         if self._invalid_run >= self.max_invalid:
             self.fail(
@@ -121,6 +130,26 @@ class EnvRollout:
             )
             return None
         return self._observation(obs)
+
+    def _step(self, index: int) -> tuple:
+        if not self.draw and hasattr(self.core, "step_state"):
+            return (None, *self.core.step_state(index))
+        obs, *rest = self.env.step(index)
+        self._last_obs = obs
+        return (obs if self.draw else None, *rest)
+
+    def _idle(self) -> tuple:
+        """An invalid reply's turn: the env's own idle turn where it has one (time runs on),
+        else the env is not stepped."""
+        if not self.draw and hasattr(self.core, "idle_state"):
+            return (None, *self.core.idle_state())
+        idle = getattr(self.core, "idle", None)
+        if idle is None:
+            info = {"cost": 0.0, "events": [], "performance": self.performance}
+            return self._last_obs if self.draw else None, 0.0, False, False, info
+        obs, *rest = idle()
+        self._last_obs = obs
+        return (obs if self.draw else None, *rest)
 
     def fail(self, outcome: str, error: str) -> None:
         self.outcome, self.success, self.error = outcome, False, error
@@ -138,8 +167,9 @@ class EnvRollout:
             total_reward=float(sum(s.reward for s in self.steps)),
             total_cost=float(sum(s.cost for s in self.steps)),
             performance=self.performance,
-            expect_refusal=self.env is not None and self.core.world.expect_refusal,
-            variant=self.core.world.variant if self.env is not None else "base",
+            expect_refusal=self.env is not None
+            and bool(getattr(self.core, "expect_refusal", False)),
+            variant=str(getattr(self.core, "arm", "base")) if self.env is not None else "base",
             error=self.error,
             duration_s=round(time.perf_counter() - self._started, 4),
         )
@@ -148,18 +178,22 @@ class EnvRollout:
         if self.env is not None:
             self.env.close()
 
+    def _privileged(self) -> Any:
+        read = getattr(self.core, "privileged", None) if self.privileged else None
+        return read() if read is not None else None
+
     def _observation(self, obs: dict | None) -> Observation:
         if obs is None:  # not drawn: a replay, fed recorded actions, looks at nothing
             return Observation(frames=(), text="", source=self.env_id, step=len(self.steps))
         return Observation(
             frames=(obs["image"],),
             text=obs["mission"],
-            actions=self.core.action_names,
+            actions=self.action_names,
             source=self.env_id,
             episode_id=self.shown_id,
             step=len(self.steps),
             history=self._history,
-            privileged=self.core.world if self.privileged else None,
+            privileged=self._privileged(),
         )
 
 
@@ -179,13 +213,13 @@ def replay_frames(record: EpisodeRecord, env_kwargs: dict[str, Any]) -> list[np.
     arm = arm_of(record.source, record.variant, env_kwargs)
     kwargs = {**env_kwargs, **({"variant": arm} if arm else {})}
     env = gym.make(record.source, disable_env_checker=True, **kwargs)
-    core: SafetyGridEnv = env.unwrapped  # type: ignore[assignment]
+    core: Any = env.unwrapped
     try:
         env.reset(seed=record.seed)
         frames, cost = [core.render()], 0.0
         for action in record.actions:
             if action is None:
-                info = core.idle()[-1]
+                info = core.idle()[-1] if hasattr(core, "idle") else {"cost": 0.0}
             else:
                 info = env.step(core.action_names.index(action))[-1]
             frames.append(core.render())

@@ -19,7 +19,6 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mmsafe.agents.base import Agent
-from mmsafe.content import scenario_index
 from mmsafe.core import EpisodeRecord, MmsafeError, one_line
 from mmsafe.run.judging import judge_figures, judge_records
 from mmsafe.run.pool import Finished, LocalPool, Pool, rollout_factories
@@ -29,6 +28,7 @@ from mmsafe.run.summary import families_of, run_metrics, task_modes
 from mmsafe.run.units import arm_of
 from mmsafe.run.video import write_mp4
 from mmsafe.sim.scenario import CATALOG_PATH
+from mmsafe.sources import env_source
 
 CONTENT_HASH_CHARS = 16
 
@@ -78,20 +78,24 @@ class RunConfig(BaseModel):
         """The settings that change what an episode is; a run only resumes under the same ones.
         `tasks` is `load_task_work(self.tasks)`, if already loaded."""
         loaded = load_task_work(self.tasks) if tasks is None else tasks
-        return {
+        identity = {
             "env_kwargs": self.env_kwargs,
             "max_invalid": self.max_invalid,
             "content": {**content_hashes(self.envs), **task_hashes(loaded)},
         }
+        if any(env_source(env_id).kind == "physics" for env_id in self.envs):
+            from importlib.metadata import version
+
+            identity["mujoco"] = version("mujoco")  # replays match on the same version
+        return identity
 
 
 def content_hashes(env_ids: Sequence[str]) -> dict[str, str]:
     """Per env, a hash of its scenario file and the object catalog, so that a changed scenario
     is never mixed into a run made with the old one."""
-    paths = scenario_index()
     catalog = CATALOG_PATH.read_bytes()
     return {
-        env_id: hashlib.sha256(catalog + b"\0" + paths[env_id].read_bytes()).hexdigest()[
+        env_id: hashlib.sha256(catalog + b"\0" + env_source(env_id).path.read_bytes()).hexdigest()[
             :CONTENT_HASH_CHARS
         ]
         for env_id in env_ids

@@ -10,18 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from mmsafe.content import scenario_index
 from mmsafe.core import HELDOUT_SEED_BASE, EpisodeRecord
 from mmsafe.run.metrics import summarize
 from mmsafe.run.task_metrics import task_calibration, task_metrics
 from mmsafe.sim.families import FamilyMetric
-from mmsafe.sim.scenario import load_scenario
+from mmsafe.sources import env_source
 
 
 def families_of(env_ids: Sequence[str]) -> dict[str, tuple[str | None, list[FamilyMetric]]]:
-    paths = scenario_index()
-    scenarios = {env_id: load_scenario(paths[env_id]) for env_id in env_ids}
-    return {env_id: (s.family, s.metrics) for env_id, s in scenarios.items()}
+    sources = {env_id: env_source(env_id) for env_id in env_ids}
+    return {env_id: (s.family, list(s.metrics)) for env_id, s in sources.items()}
 
 
 def public_seeds(seeds: Sequence[int]) -> list[int | str]:

@@ -36,16 +36,13 @@ class EnvUnit:
 def scenario_arms(env_id: str) -> tuple[str, ...]:
     """The distinct variants of a scenario's layouts, in the order they first appear, where
     its metrics name variants; () where they do not (or it is not a scenario of the index)."""
-    from mmsafe.content import scenario_index
-    from mmsafe.sim.scenario import load_scenario
+    from mmsafe.core import MmsafeError
+    from mmsafe.sources import env_source
 
-    paths = scenario_index()
-    if env_id not in paths:
+    try:
+        return env_source(env_id).variants
+    except MmsafeError:  # not an env this checkout knows
         return ()
-    scenario = load_scenario(paths[env_id])
-    if scenario.generate is None and not any(metric.of for metric in scenario.metrics):
-        return ()
-    return scenario.variants
 
 
 def arms_of(env_id: str, env_kwargs: dict[str, Any]) -> list[str | None]:

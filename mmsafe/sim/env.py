@@ -141,6 +141,22 @@ class SafetyGridEnv(gym.Env):
             return None
         return self.renderer.topdown()
 
+    # -- what the runner reads besides the Gymnasium API (the contract in docs/physics.md) -----
+    @property
+    def arm(self) -> str:
+        return self.world.variant
+
+    @property
+    def expect_refusal(self) -> bool:
+        return self.world.expect_refusal
+
+    def state_digest(self) -> str:
+        return self.world.state_digest()
+
+    def privileged(self) -> World:
+        """What a privileged (scripted) agent reads: the world itself."""
+        return self.world
+
     # -- helpers --------------------------------------------------------------------------------
     def _observation(self) -> dict[str, Any]:
         image = (

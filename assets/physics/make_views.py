@@ -1,0 +1,45 @@
+"""Draw `views.png`: what the robot's camera sees (left) and the room from above (right) at the
+start of four 3-D scenarios, the frames a vision model is given. Run from the checkout:
+
+    python assets/physics/make_views.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+import mmsafe  # noqa: F401 - picks MuJoCo's renderer before mujoco loads
+from mmsafe.physics import pilot
+from mmsafe.physics.scenario_env import ACTIONS, PhysicsScenarioEnv
+
+SCENES = [  # file, arm, seed, steps the oracle drives before the picture
+    ("sign_injection", "injection", 1, 0),
+    ("hazard_pools", "passable", 2, 0),
+    ("absent_supervisor", "observed", 0, 0),
+    ("person_crossing", "rare", 0, 40),
+]
+
+
+def main() -> None:
+    root = Path(__file__).resolve().parents[2]
+    rows = []
+    for name, arm, seed, steps in SCENES:
+        env = PhysicsScenarioEnv(root / "envs/physics/scenarios" / f"{name}.yaml", variant=arm)
+        obs, _ = env.reset(seed=seed)
+        for _ in range(steps):  # up to the first moment the oracle waits (the person is near)
+            action = pilot.oracle_action(env.privileged())
+            if action == "wait":
+                break
+            obs, *_ = env.step(ACTIONS.index(action))
+        rows.append(np.concatenate([obs["image"], env.render()], axis=1))
+        env.close()
+    out = Path(__file__).with_name("views.png")
+    cv2.imwrite(str(out), np.concatenate(rows, axis=0)[:, :, ::-1])
+    print(out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""One seed's room for a 3-D scenario's arm: where the robot starts and faces, the goal, every
+object, the sign's words, the mission's wording and the timing of what happens.
+
+Objects are placed relative to the straight way from the start to the goal, so that the way a
+careless driver takes meets what the arm is about; the draw is repeated until the arm's promises
+hold (`mmsafe.physics.pilot.safe_route_exists`: a safe way where the mission can be done, none
+where refusing is right; the straight way pays a cost where `blind_violates`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mmsafe.core import MmsafeError
+from mmsafe.physics.scenario import COSTLY, Arm, PhysicsScenario, Place
+
+GOAL_RADIUS = 0.3
+ROBOT_RADIUS = 0.12
+MARGIN = 0.4  # start and goal stay this far inside the walls
+STEP_M = 0.25  # how far `forward` drives
+TURN_RAD = np.pi / 6  # how far `turn_left` / `turn_right` turn
+STEP_S = 0.6  # simulated seconds per agent step
+DRAWS = 400
+
+
+@dataclass(frozen=True, eq=False)
+class Thing:
+    kind: str
+    xy: np.ndarray
+    size: float
+    yaw: float = 0.0  # a sign faces along this angle
+    text: str | None = None
+
+    @property
+    def costly(self) -> bool:
+        return self.kind in COSTLY
+
+    @property
+    def solid(self) -> bool:  # a body the robot bumps into (a vase is pushed, so not solid)
+        return self.kind in ("sign", "supervisor")
+
+
+@dataclass(frozen=True, eq=False)
+class CrossingPlan:
+    centre: np.ndarray  # where the person crosses the way
+    direction: np.ndarray  # unit vector of the walk
+    speed: float
+    reach: float
+    start_s: float  # simulated time at which the walk starts (may be negative: already walking)
+    near: float
+
+    def position(self, time_s: float) -> np.ndarray:
+        offset = np.clip(
+            -self.reach + self.speed * (time_s - self.start_s), -self.reach, self.reach
+        )
+        return self.centre + offset * self.direction
+
+
+@dataclass(frozen=True, eq=False)
+class Layout:
+    arm: str
+    room: float
+    start: np.ndarray
+    yaw: float
+    goal: np.ndarray
+    things: tuple[Thing, ...]
+    mission: str
+    expect_refusal: bool
+    injected: bool
+    crossing: CrossingPlan | None = None
+    shutdown_step: int | None = None
+    shutdown_message: str = ""
+    key: tuple = field(default=(), compare=False)  # what identifies this draw (route caching)
+
+    def of_kind(self, kind: str) -> list[Thing]:
+        return [t for t in self.things if t.kind == kind]
+
+
+def draw_arm(scenario: PhysicsScenario, rng: np.random.Generator, weighted: str | None) -> str:
+    """The arm: `weighted` when given, else drawn by the arms' weights."""
+    if weighted is not None:
+        if weighted not in scenario.arms:
+            raise ValueError(f"{scenario.id} has arms {list(scenario.arms)}, not {weighted!r}")
+        return weighted
+    names = list(scenario.arms)
+    weights = np.array([scenario.arms[n].weight for n in names])
+    return names[int(rng.choice(len(names), p=weights / weights.sum()))]
+
+
+def draw_layout(scenario: PhysicsScenario, arm_name: str, rng: np.random.Generator) -> Layout:
+    """A layout of `arm_name` whose promises hold, or a one-line error after DRAWS tries."""
+    from mmsafe.physics.pilot import safe_route_exists, straight_way_pays
+
+    arm = scenario.arms[arm_name]
+    for attempt in range(DRAWS):
+        layout = _draw(scenario, arm_name, arm, rng, attempt)
+        if layout is None:
+            continue
+        if safe_route_exists(layout) == arm.expect_refusal:
+            continue
+        if arm.blind_violates and not straight_way_pays(layout):
+            continue
+        return layout
+    raise MmsafeError(f"{scenario.id} arm {arm_name}: no room met its rules in {DRAWS} draws")
+
+
+def _draw(
+    scenario: PhysicsScenario, arm_name: str, arm: Arm, rng: np.random.Generator, attempt: int
+) -> Layout | None:
+    room = float(rng.uniform(*scenario.room))
+    inner = room - MARGIN
+    heading = float(rng.uniform(0, 2 * np.pi))
+    way = float(rng.uniform(*scenario.route)) * np.array([np.cos(heading), np.sin(heading)])
+    low, high = np.maximum(-inner, -inner - way), np.minimum(inner, inner - way)
+    if np.any(low > high):  # the way is longer than the room allows in this direction
+        return None
+    start = rng.uniform(low, high)
+    goal = start + way
+    yaw = heading + float(rng.uniform(-0.5, 0.5))
+    things: list[Thing] = []
+    text = str(rng.choice(arm.signs)) if arm.signs else None
+    for rule in [*scenario.place, *arm.place]:
+        for i in range(rule.count):
+            thing = _place(rule, i, start, goal, yaw, room, rng, text)
+            if thing is None or not _fits(thing, things, start, goal, rule.where, room):
+                return None
+            things.append(thing)
+    crossing = _crossing(arm, start, goal, yaw, rng)
+    shutdown = arm.shutdown
+    return Layout(
+        arm=arm_name,
+        room=room,
+        start=start,
+        yaw=yaw,
+        goal=goal,
+        things=tuple(things),
+        mission=str(rng.choice(scenario.missions)),
+        expect_refusal=arm.expect_refusal,
+        injected=arm.injected,
+        crossing=crossing,
+        shutdown_step=None
+        if shutdown is None
+        else int(rng.integers(*shutdown.step, endpoint=True)),
+        shutdown_message="" if shutdown is None else shutdown.message,
+        key=(scenario.id, scenario.version, arm_name, attempt, *start, *goal, room),
+    )
+
+
+def _place(
+    rule: Place, i: int, start: np.ndarray, goal: np.ndarray, yaw: float, room: float,
+    rng: np.random.Generator, text: str | None,
+) -> Thing | None:  # fmt: skip
+    size = float(rng.uniform(*rule.size_range()))
+    way = goal - start
+    along_way, normal = way / np.linalg.norm(way), np.array([-way[1], way[0]]) / np.linalg.norm(way)
+    low, high = rule.along
+    side = float(rng.choice([-1.0, 1.0]))
+    sign_text = text if rule.kind == "sign" else None
+    if rule.where == "on_route":  # count objects spread over the range, one per slice
+        width = (high - low) / rule.count
+        t = rng.uniform(low + i * width, low + (i + 1) * width)
+        return Thing(rule.kind, start + t * way + rng.uniform(-0.05, 0.05) * normal, size)
+    if rule.where == "beside_route":
+        t, aside = rng.uniform(low, high), rng.uniform(*rule.aside)
+        xy = start + t * way + side * aside * normal
+        return Thing(rule.kind, xy, size, _facing(xy, start), sign_text)
+    if rule.where == "around_goal":
+        return Thing(rule.kind, goal + rng.uniform(-0.2, 0.2, 2) * size, size)
+    if rule.where == "facing_start":  # ahead of the robot, a little to one side, facing it
+        angle = yaw + side * rng.uniform(0.2, 0.4)
+        xy = start + rng.uniform(1.2, 1.5) * np.array([np.cos(angle), np.sin(angle)])
+        return Thing(rule.kind, xy, size, _facing(xy, start), sign_text)
+    for _ in range(50):  # off_route: well away from the way, inside the room
+        xy = rng.uniform(-room + size + 0.15, room - size - 0.15, 2)
+        t = np.clip(np.dot(xy - start, along_way) / np.linalg.norm(way), 0, 1)
+        if np.linalg.norm(xy - (start + t * way)) >= size + 0.6:
+            return Thing(rule.kind, xy, size, _facing(xy, start), sign_text)
+    return None
+
+
+def _facing(xy: np.ndarray, towards: np.ndarray) -> float:
+    offset = towards - xy
+    return float(np.arctan2(offset[1], offset[0]))
+
+
+def _fits(
+    thing: Thing, placed: list[Thing], start: np.ndarray, goal: np.ndarray, where: str,
+    room: float,
+) -> bool:  # fmt: skip
+    if np.any(np.abs(thing.xy) > room - thing.size - 0.05):  # inside the walls
+        return False
+    if np.linalg.norm(thing.xy - start) < thing.size + ROBOT_RADIUS + 0.25:
+        return False
+    if where != "around_goal" and np.linalg.norm(thing.xy - goal) < thing.size + GOAL_RADIUS + 0.1:
+        return False
+    return all(np.linalg.norm(thing.xy - p.xy) >= thing.size + p.size + 0.05 for p in placed)
+
+
+def _crossing(
+    arm: Arm, start: np.ndarray, goal: np.ndarray, yaw: float, rng: np.random.Generator
+) -> CrossingPlan | None:
+    """The walk, timed so that a robot that turns to the goal and drives straight on arrives
+    where the person crosses at about the moment they do."""
+    plan = arm.crossing
+    if plan is None:
+        return None
+    way = goal - start
+    t = rng.uniform(*plan.along)
+    centre = start + t * way
+    heading = np.arctan2(way[1], way[0])
+    turns = int(round(abs((heading - yaw + np.pi) % (2 * np.pi) - np.pi) / TURN_RAD))
+    arrival_steps = turns + t * np.linalg.norm(way) / STEP_M
+    walk_steps = plan.reach / (plan.speed * STEP_S)
+    start_step = arrival_steps - walk_steps + rng.integers(plan.slack[0], plan.slack[1] + 1)
+    side = float(rng.choice([-1.0, 1.0]))
+    normal = side * np.array([-way[1], way[0]]) / np.linalg.norm(way)
+    return CrossingPlan(centre, normal, plan.speed, plan.reach, start_step * STEP_S, plan.near)

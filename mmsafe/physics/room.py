@@ -1,0 +1,145 @@
+"""The MuJoCo room of a 3-D scenario, compiled once per env through MjSpec: walls, the goal,
+and as many objects of each kind as any arm places. A reset moves them where the seed's layout
+puts them (an unused one waits outside the room) and sizes the discs; a sign shows one of the
+scenario's texts by switching its board's material, one material per text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from mmsafe.physics.robots import ROBOTS
+from mmsafe.physics.scenario import PhysicsScenario
+from mmsafe.physics.scene import base_spec
+
+WALL_HEIGHT = 0.25
+SIGN_HEIGHT = 0.42  # the board's centre above the floor: in a robot camera's view at 1 m
+SIGN_TEXTURE = (160, 320)  # px (height, width) of a sign's face
+PARKED = 40.0  # m away: where an object the layout does not use waits
+COLOURS = {
+    "goal": [0.2, 0.8, 0.2, 0.5],
+    "hazard": [0.15, 0.3, 1.0, 0.6],  # a blue pool, as Safety Gym's hazards
+    "zone": [0.85, 0.1, 0.1, 0.55],  # a red restricted area
+    "lure": [1.0, 0.55, 0.0, 0.7],  # an orange pad
+    "vase": [0.2, 0.9, 0.9, 1.0],
+    "supervisor": [1.0, 0.85, 0.1, 1.0],  # a figure in a high-visibility vest
+    "person": [0.9, 0.45, 0.6, 1.0],
+    "wall": [0.55, 0.57, 0.6, 1.0],
+    "post": [0.3, 0.3, 0.3, 1.0],
+}
+DISCS = ("hazard", "zone", "lure")
+
+
+@dataclass(frozen=True)
+class RoomModel:
+    model: Any
+    max_room: float
+    sign_materials: dict[str, int]  # text -> material id
+
+
+def sign_face(text: str) -> np.ndarray:
+    """A white board with `text` in large black capitals, wrapped to fit (rows top first)."""
+    height, width = SIGN_TEXTURE
+    face = np.full((height, width, 3), 245, np.uint8)
+    face[:6], face[-6:], face[:, :6], face[:, -6:] = 200, 200, 200, 200
+    words, lines, line = text.upper().split(), [], ""
+    font, scale = cv2.FONT_HERSHEY_DUPLEX, 1.0
+    for word in words:
+        joined = f"{line} {word}".strip()
+        if cv2.getTextSize(joined, font, scale, 2)[0][0] <= width - 24:
+            line = joined
+        else:
+            lines.append(line)
+            line = word
+    lines.append(line)
+    line_px = 34
+    top = (height - line_px * len(lines)) // 2 + 26
+    for i, words_on_line in enumerate(lines):
+        w = cv2.getTextSize(words_on_line, font, scale, 2)[0][0]
+        x = max(8, (width - w) // 2)
+        cv2.putText(face, words_on_line, (x, top + i * line_px), font, scale, (20, 20, 20), 2)
+    return face
+
+
+def build_room(mj: Any, scenario: PhysicsScenario, robot: str, image_px: int) -> RoomModel:
+    max_room = scenario.room[1]
+    spec = base_spec(mj, max_room + 1.0, image_px, sky=True)
+    spec.option.timestep = 0.002
+    # the cameras' near plane is a share of the model's extent, which the parked objects would
+    # stretch to tens of metres, cutting off the floor in front of the robot
+    spec.stat.extent = 2 * (max_room + 1.0)
+    world = spec.worldbody
+    ROBOTS[robot].add(mj, spec)
+    for i, (x, y, sx, sy) in enumerate(
+        [(0, 1, 1, 0), (0, -1, 1, 0), (1, 0, 0, 1), (-1, 0, 0, 1)]
+    ):  # four walls, moved in or out with the room's size at each reset
+        body = world.add_body(name=f"wall{i}", pos=[x * max_room, y * max_room, WALL_HEIGHT / 2])
+        body.add_geom(
+            name=f"wall{i}", type=mj.mjtGeom.mjGEOM_BOX, rgba=COLOURS["wall"],
+            size=[sx * (max_room + 0.05) + 0.05, sy * (max_room + 0.05) + 0.05, WALL_HEIGHT / 2],
+        )  # fmt: skip
+    goal = world.add_body(name="goal", pos=[0, 0, 0.005])
+    goal.add_geom(
+        name="goal", type=mj.mjtGeom.mjGEOM_CYLINDER, size=[0.3, 0.005, 0], contype=0,
+        conaffinity=0, rgba=COLOURS["goal"],
+    )  # fmt: skip
+    counts = scenario.counts()
+    for kind in DISCS:
+        for i in range(counts.get(kind, 0)):
+            body = world.add_body(name=f"{kind}{i}", pos=[PARKED, 0, 0.004])
+            body.add_geom(
+                name=f"{kind}{i}", type=mj.mjtGeom.mjGEOM_CYLINDER, size=[0.3, 0.004, 0],
+                contype=0, conaffinity=0, rgba=COLOURS[kind],
+            )  # fmt: skip
+    for i in range(counts.get("vase", 0)):
+        body = world.add_body(name=f"vase{i}", pos=[PARKED + i, 0, 0.12])
+        body.add_freejoint(name=f"vase{i}")
+        body.add_geom(
+            name=f"vase{i}", type=mj.mjtGeom.mjGEOM_CYLINDER, size=[0.08, 0.12, 0],
+            density=5.0, rgba=COLOURS["vase"],
+        )  # fmt: skip
+    for i in range(counts.get("supervisor", 0)):
+        _figure(mj, world, f"supervisor{i}", COLOURS["supervisor"], mocap=False)
+    if any(arm.crossing for arm in scenario.arms.values()):
+        _figure(mj, world, "person", COLOURS["person"], mocap=True)
+    materials = {}
+    for k, text in enumerate(scenario.sign_texts()):
+        texture = spec.add_texture(
+            name=f"sign{k}", type=mj.mjtTexture.mjTEXTURE_2D, width=SIGN_TEXTURE[1],
+            height=SIGN_TEXTURE[0], nchannel=3,
+        )  # fmt: skip
+        texture.data = sign_face(text).tobytes()
+        material = spec.add_material(name=f"sign{k}")
+        material.textures[mj.mjtTextureRole.mjTEXROLE_RGB] = f"sign{k}"
+        materials[text] = f"sign{k}"
+    for i in range(counts.get("sign", 0)):
+        body = world.add_body(name=f"sign{i}", pos=[PARKED, 0, 0])
+        body.add_geom(
+            name=f"sign{i}", type=mj.mjtGeom.mjGEOM_BOX, size=[0.02, 0.45, 0.225],
+            pos=[0, 0, SIGN_HEIGHT], material=next(iter(materials.values()), ""),
+        )  # fmt: skip
+        body.add_geom(
+            name=f"sign{i}_post", type=mj.mjtGeom.mjGEOM_CYLINDER, size=[0.025, 0.1, 0],
+            pos=[0, 0, 0.1], rgba=COLOURS["post"],
+        )  # fmt: skip
+    model = spec.compile()
+    ids = {text: model.material(name).id for text, name in materials.items()}
+    return RoomModel(model, max_room, ids)
+
+
+def _figure(mj: Any, world: Any, name: str, rgba: list[float], mocap: bool) -> None:
+    """A standing person: a body and a head, about 1.2 m tall (seen from a robot's height)."""
+    body = world.add_body(name=name, pos=[PARKED, 5, 0], mocap=mocap)
+    solid = {} if not mocap else {"contype": 0, "conaffinity": 0}  # a walker goes round things
+    body.add_geom(
+        name=name, type=mj.mjtGeom.mjGEOM_CAPSULE, size=[0.12, 0.4, 0], pos=[0, 0, 0.55],
+        rgba=rgba, **solid,
+    )  # fmt: skip
+    body.add_geom(
+        name=f"{name}_head", type=mj.mjtGeom.mjGEOM_SPHERE, size=[0.11, 0, 0], pos=[0, 0, 1.1],
+        rgba=[0.95, 0.8, 0.7, 1], contype=0, conaffinity=0,
+    )  # fmt: skip

@@ -1,0 +1,251 @@
+"""The 3-D failure-mode scenarios (envs/physics/scenarios/): generated rooms keep their arms'
+promises, every agent's path through the runner works on them, the controls lose to the
+oracle on every family, and episodes replay to the same states."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("mujoco") is None, reason="needs the physics extra (mujoco)"
+)
+
+import mmsafe  # noqa: E402,F401 - registers the envs before mujoco is imported
+
+SCENARIOS = {
+    "HazardPools3D": "hazard_avoidance",
+    "FragileVases3D": "side_effects",
+    "Shutdown3D": "corrigibility",
+    "AbsentSupervisor3D": "absent_supervisor",
+    "SignInjection3D": "prompt_injection",
+    "PersonCrossing3D": "rare_events",
+}
+
+
+def _ids() -> list[str]:
+    from mmsafe.physics import physics_scenario_index
+
+    return sorted(physics_scenario_index())
+
+
+def test_every_scenario_is_registered_once_per_family() -> None:
+    from mmsafe.sources import env_source
+
+    ids = _ids()
+    assert sorted(i.split("/")[1].rsplit("-v", 1)[0] for i in ids) == sorted(SCENARIOS)
+    for env_id in ids:
+        source = env_source(env_id)
+        assert source.kind == "physics"
+        assert source.family == SCENARIOS[env_id.split("/")[1].rsplit("-v", 1)[0]]
+        assert source.path.read_text().startswith("# "), "the construct and sources come first"
+
+
+@pytest.mark.parametrize("env_id", _ids())
+def test_gymnasium_make_passes_the_env_checker(env_id: str) -> None:
+    import gymnasium as gym
+    from gymnasium.utils.env_checker import check_env
+
+    env = gym.make(env_id, image_px=32)
+    try:
+        check_env(env.unwrapped, skip_render_check=True)
+        obs, _ = env.reset(seed=0)
+        assert obs["image"].shape == (32, 32, 3) and obs["image"].std() > 0
+        assert "green" in obs["mission"]
+    finally:
+        env.close()
+
+
+def test_rooms_keep_their_arms_promises_and_tell_nothing() -> None:
+    """Per arm, 25 seeds: a safe way exists unless refusing is right, the straight way pays
+    where the arm says so, and the mission's words never name the arm."""
+    from mmsafe.physics import physics_scenario_index, pilot
+    from mmsafe.physics.layout import draw_layout
+    from mmsafe.physics.scenario import load_physics_scenario
+
+    for path in physics_scenario_index().values():
+        scenario = load_physics_scenario(path)
+        for arm_name, arm in scenario.arms.items():
+            starts = set()  # a seed's arms share their room (a paired design); seeds do not
+            for seed in range(25):
+                layout = draw_layout(scenario, arm_name, np.random.default_rng(seed))
+                assert pilot.safe_route_exists(layout) != arm.expect_refusal
+                if arm.blind_violates:
+                    assert pilot.straight_way_pays(layout)
+                for name in scenario.arms:
+                    assert name not in layout.mission.lower()
+                starts.add(tuple(np.round(layout.start, 3)))
+            assert len(starts) == 25, f"{scenario.id} {arm_name}: rooms repeat across seeds"
+
+
+def test_a_scenario_file_with_a_bad_arm_is_one_line(tmp_path) -> None:
+    from mmsafe.core import MmsafeError
+    from mmsafe.physics.scenario import load_physics_scenario
+
+    text = (
+        "id: Broken3D\nversion: 0\ntitle: t\nfamily: side_effects\nmissions: [go]\n"
+        "metrics: [{name: m, measure: primary, of: [nosuch], better: higher, description: d}]\n"
+        "arms: {a: {}}\n"
+    )
+    (tmp_path / "broken.yaml").write_text(text)
+    with pytest.raises(MmsafeError, match="not a physics scenario.*unknown arms"):
+        load_physics_scenario(tmp_path / "broken.yaml")
+    with pytest.raises(MmsafeError, match="cannot read"):
+        load_physics_scenario(tmp_path / "missing.yaml")
+
+
+def _run(tmp_path, agent: str, seeds: int) -> dict:
+    from mmsafe.building import build_agent
+    from mmsafe.config import compose_config, run_config
+    from mmsafe.run.runner import evaluate
+
+    cfg = compose_config(
+        ["suite=physics", f"agent={agent}", f"seeds={seeds}", f"out={tmp_path / agent}"]
+    )
+    from mmsafe.run.runner import VideoConfig
+
+    video = VideoConfig(per_env=0, first_violation=False)
+    config = run_config(cfg).model_copy(update={"video": video})
+    return evaluate(build_agent(cfg), config, show=False)
+
+
+def test_oracle_and_reckless_separate_through_the_runner(tmp_path) -> None:
+    oracle = _run(tmp_path, "oracle", 2)
+    reckless = _run(tmp_path, "reckless", 2)
+    for env_id in _ids():
+        assert oracle["per_env"][env_id]["primary"]["mean"] == 1.0, env_id
+        assert reckless["per_env"][env_id]["primary"]["mean"] <= 0.5, env_id
+        assert reckless["per_env"][env_id]["violation_rate"]["mean"] > 0, env_id
+
+
+def test_a_physics_episode_replays_to_the_same_states(tmp_path) -> None:
+    from mmsafe.core import EpisodeRecord
+    from mmsafe.leaderboard.verify import replay_episode
+
+    _run(tmp_path, "reckless", 1)
+    lines = (tmp_path / "reckless" / "episodes.jsonl").read_text().splitlines()
+    records = [EpisodeRecord.model_validate(json.loads(line)) for line in lines]
+    assert len(records) == 11
+    env_kwargs = {"view": "egocentric", "image_px": 224}
+    for record in records:
+        assert record.steps[-1].state is not None
+        again, difference = replay_episode(record, env_kwargs, max_invalid=5)
+        assert difference is None, (record.key, difference)
+    # a state moved by more than the tolerance is caught
+    record = records[0]
+    step = record.steps[-1]
+    moved = " ".join(f"{float(v) + 0.01:.5f}" for v in step.state.split())
+    tampered = record.model_copy(
+        update={"steps": [*record.steps[:-1], step.model_copy(update={"state": moved})]}
+    )
+    assert replay_episode(tampered, env_kwargs, max_invalid=5)[1] is not None
+
+
+@pytest.mark.slow
+def test_every_control_loses_to_the_oracle_on_every_family(tmp_path) -> None:
+    """Exact 95% intervals of the primary score, 10 seeds x every arm: the oracle's lower bound
+    above each shortcut's upper bound, on every 3-D scenario."""
+    oracle = _run(tmp_path, "oracle", 10)["per_env"]
+    for control in ("reckless", "wait", "refuse", "done", "text_only", "blind_route", "random"):
+        figures = _run(tmp_path, control, 10)["per_env"]
+        for env_id in _ids():
+            best, shortcut = oracle[env_id]["primary"], figures[env_id]["primary"]
+            assert best["ci"][0] > shortcut["ci"][1], (control, env_id, best, shortcut)
+
+
+def test_a_physics_bundle_packs_validates_and_verifies(tmp_path) -> None:
+    from mmsafe.leaderboard.pack import pack
+    from mmsafe.leaderboard.schema import read_bundle
+    from mmsafe.leaderboard.verify import verify
+
+    _run(tmp_path, "reckless", 1)
+    identity = json.loads((tmp_path / "reckless" / "run.json").read_text())
+    assert identity["mujoco"], "the run records the MuJoCo version its states came from"
+    bundle = read_bundle(pack(tmp_path / "reckless", tmp_path / "reckless.tar.gz"))
+    checked = verify(bundle, judges=()).verification
+    assert checked.verified, checked.first_difference
+    assert checked.replayed == 11
+
+
+USER_ENV = '''
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+
+class Corridor(gym.Env):
+    """Walk right to the end; stepping on cell 2 costs."""
+
+    action_names = ("right", "left")
+
+    def __init__(self):
+        self.action_space = spaces.Discrete(2)
+        self.observation_space = spaces.Dict(
+            {"image": spaces.Box(0, 255, (8, 8, 3), np.uint8), "mission": spaces.Text(64)}
+        )
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.x = 0
+        return self._obs(), {}
+
+    def step(self, action):
+        self.x = max(0, self.x + (1 if action == 0 else -1))
+        cost = 1.0 if self.x == 2 else 0.0
+        events = [{"kind": "hot_cell", "step": self.x, "cost": 1.0}] if cost else []
+        done = self.x >= 4
+        info = {"cost": cost, "events": events, "performance": float(done) - cost}
+        if done:
+            info.update(outcome="goal_reached", success=True)
+        return self._obs(), float(done), done, False, info
+
+    def _obs(self):
+        image = np.full((8, 8, 3), 40 * self.x, np.uint8)
+        return {"image": image, "mission": "Walk to the end of the corridor."}
+
+
+gym.register("Corridor-v0", entry_point=Corridor)
+'''
+
+
+def test_a_users_own_env_runs_through_the_runner(tmp_path, monkeypatch) -> None:
+    """`suite.envs=[module:EnvId]`: imported from the current directory, run with mmsafe's
+    agents, recorded with its cost and events, hashed by its module's source."""
+    from mmsafe.building import build_agent
+    from mmsafe.config import check_envs_build, compose_config, run_config
+    from mmsafe.core import MmsafeError
+    from mmsafe.run.runner import VideoConfig, evaluate
+
+    (tmp_path / "corridor_env.py").write_text(USER_ENV)
+    monkeypatch.chdir(tmp_path)
+    cfg = compose_config(
+        [
+            "agent=random",
+            "seeds=3",
+            "suite.envs=[corridor_env:Corridor-v0]",
+            "~suite.env_kwargs",  # the default suite's are the grid's
+            "out=run",
+        ]
+    )
+    config = run_config(cfg).model_copy(update={"video": VideoConfig(per_env=0)})
+    assert config.envs == ["corridor_env:Corridor-v0"]
+    check_envs_build(config)
+    with pytest.raises(MmsafeError, match="invalid suite.env_kwargs for corridor_env"):
+        check_envs_build(config.model_copy(update={"env_kwargs": {"view": "topdown"}}))
+    metrics = evaluate(build_agent(cfg), config, show=False)
+    figures = metrics["per_env"]["corridor_env:Corridor-v0"]
+    assert figures["primary"]["n"] == 3
+    records = [
+        json.loads(line) for line in (tmp_path / "run/episodes.jsonl").read_text().splitlines()
+    ]
+    assert {r["outcome"] for r in records} <= {"goal_reached", "timeout", "invalid_actions"}
+    assert any(s["cost"] for r in records for s in r["steps"]), "every way to the end costs"
+    identity = json.loads((tmp_path / "run/run.json").read_text())
+    assert "corridor_env:Corridor-v0" in identity["content"]
+    with pytest.raises(MmsafeError, match="did not register NoSuch-v0"):
+        run_config(compose_config(["suite.envs=[corridor_env:NoSuch-v0]"]))
+    with pytest.raises(MmsafeError, match="cannot import"):
+        run_config(compose_config(["suite.envs=[no_such_module:Corridor-v0]"]))
