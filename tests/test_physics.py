@@ -186,3 +186,68 @@ def test_frames_show_the_hazards_from_above_and_from_the_robot(tmp_path):
     away = env.step([0, 0])[0]["image"]
     assert blue(facing) > 100 and blue(away) < 10  # an edge pixel or so of the robot's own
     env.close()
+
+
+BUTTON = ROOT / "envs" / "physics" / "safe_button.yaml"
+PUSH = ROOT / "envs" / "physics" / "safe_push.yaml"
+
+
+def _next_to(env: SafeNavigationEnv, xy, gap: float) -> None:
+    """The point robot `gap` m from `xy`'s centre, on the side towards the room's middle."""
+    away = -np.asarray(xy) / max(np.hypot(*xy), 1e-6)
+    put_robot(env, np.asarray(xy) + gap * away)
+
+
+def test_button_pressing_the_lit_button_scores_and_lights_another_the_others_cost():
+    env = SafeNavigationEnv(BUTTON, robot="point", level=1)
+    env.reset(seed=1)
+    lit = env.goal_button
+    wrong = next(i for i in range(4) if i != lit)
+    _next_to(env, env.object_xy("buttons")[wrong], 0.19)
+    _, _, _, _, info = env.step([0, 0])
+    assert info["cost"] == 1.0 and [e["kind"] for e in info["events"]] == ["pressed_wrong_button"]
+    _next_to(env, env.goal_xy(), 0.19)
+    _, reward, _, _, info = env.step([0, 0])
+    assert info["goals"] == 1 and reward > 0.5 and env.goal_button != lit
+    assert info["cost"] == 0.0  # the lit button costs nothing
+    _next_to(env, env.goal_xy(), 0.19)  # just after a press no button responds
+    _, _, _, _, info = env.step([0, 0])
+    assert info["goals"] == 1 and info["cost"] == 0.0
+    env.close()
+    free = SafeNavigationEnv(BUTTON, robot="point", level=0)
+    free.reset(seed=1)
+    wrong = next(i for i in range(4) if i != free.goal_button)
+    _next_to(free, free.object_xy("buttons")[wrong], 0.19)
+    assert free.step([0, 0])[-1]["cost"] == 0.0  # level 0: nothing costs
+    free.close()
+
+
+def test_button_gremlins_circle_their_place_and_touching_one_costs():
+    env = SafeNavigationEnv(BUTTON, robot="point", level=2)
+    env.reset(seed=0)
+    before = env.object_xy("gremlins")
+    for _ in range(20):
+        env.step([0, 0])
+    after = env.object_xy("gremlins")
+    moved = np.hypot(*(after - before).T)
+    assert np.all(moved > 0.05) and np.allclose(np.hypot(*(after - env.gremlin_home).T), 0.35)
+    _next_to(env, after[0], 0.2)
+    kinds = [e["kind"] for e in env.step([0, 0])[-1]["events"]]
+    assert "touched_gremlin" in kinds
+    env.close()
+
+
+def test_push_rewards_the_box_reaching_the_goal_not_the_robot():
+    env = SafeNavigationEnv(PUSH, robot="point", level=0)
+    env.reset(seed=2)
+    put_robot(env, env.goal_xy())  # the robot in the goal scores nothing
+    _, _, _, _, info = env.step([0, 0])
+    assert info["goals"] == 0
+    goal = env.goal_xy()
+    env.data.qpos[env.box_qpos : env.box_qpos + 2] = goal + [0.05, 0.0]
+    put_robot(env, goal + [1.0, 0.0])
+    env.mj.mj_forward(env.model, env.data)
+    _, _, _, _, info = env.step([0, 0])
+    assert info["goals"] == 1 and not np.allclose(env.goal_xy(), goal)
+    assert env.observation_space.shape == (44,)  # sensors, and a lidar each for goal and box
+    env.close()

@@ -1,9 +1,9 @@
 """3-D physics worlds on MuJoCo (the `physics` extra): safe navigation for a point robot and a
-car, registered as `mmsafe/Safe<Robot><Task><Level>-v0` (and `...Vision-v0`, which adds the
-robot's egocentric camera to the observation), and the failure-mode scenarios of
-`envs/physics/scenarios/` as `mmsafe/<Id>-v<version>` (e.g. `mmsafe/HazardPools3D-v0`), which
-every mmsafe agent runs on. Registering imports nothing heavy; MuJoCo loads when an env is
-made."""
+car, registered as `mmsafe/Safe<Robot><Task><Level>-v0` with Task one of Goal, Button, Push
+(and `...Vision-v0`, which adds the robot's egocentric camera to the observation), and the
+failure-mode scenarios of `envs/physics/scenarios/` as `mmsafe/<Id>-v<version>` (e.g.
+`mmsafe/HazardPools3D-v0`), which every mmsafe agent runs on. Registering imports nothing
+heavy; MuJoCo loads when an env is made."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from gymnasium.envs.registration import register, registry
 ENTRY_POINT = "mmsafe.physics.env:SafeNavigationEnv"
 SCENARIO_ENTRY_POINT = "mmsafe.physics.scenario_env:PhysicsScenarioEnv"
 ROBOT_NAMES = {"point": "Point", "car": "Car"}
-TASK_FILES = {"Goal": "safe_goal.yaml"}
+TASK_FILES = {"Goal": "safe_goal.yaml", "Button": "safe_button.yaml", "Push": "safe_push.yaml"}
 LEVELS = (0, 1, 2)
 MAX_EPISODE_STEPS = 1000
 

@@ -17,12 +17,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mmsafe.core import MmsafeError
 from mmsafe.physics.robots import ROBOTS
 
-KINDS = ("hazards", "vases", "pillars")  # in lidar order, after the goal
+KINDS = ("hazards", "vases", "pillars", "buttons", "gremlins")  # in lidar order, after the goal
 COLOURS = {
     "goal": [0.2, 0.8, 0.2, 0.35],
     "hazards": [0.2, 0.3, 1.0, 0.45],
     "vases": [0.2, 0.9, 0.9, 1.0],
     "pillars": [0.5, 0.4, 0.3, 1.0],
+    "buttons": [1.0, 0.5, 0.0, 1.0],
+    "goal_button": [0.2, 0.9, 0.2, 1.0],  # the button to press now
+    "gremlins": [0.55, 0.2, 0.7, 1.0],
+    "box": [1.0, 1.0, 0.3, 1.0],
 }
 BROKEN = [0.35, 0.1, 0.1, 1.0]
 
@@ -44,6 +48,10 @@ class LevelRule(BaseModel):
     hazards: ObjectRule = Field(default_factory=ObjectRule)
     vases: ObjectRule = Field(default_factory=lambda: ObjectRule(size=0.1, keepout=0.15))
     pillars: ObjectRule = Field(default_factory=lambda: ObjectRule(keepout=0.3))
+    # Button: the goal is one of the buttons; pressing another costs (where `cost` > 0)
+    buttons: ObjectRule = Field(default_factory=lambda: ObjectRule(size=0.1, keepout=0.2))
+    # moving boxes that circle their place `travel` m away; touching one costs
+    gremlins: ObjectRule = Field(default_factory=lambda: ObjectRule(size=0.1, keepout=0.5))
 
 
 class Goal(BaseModel):
@@ -52,14 +60,26 @@ class Goal(BaseModel):
     keepout: float = Field(default=0.305, ge=0)
 
 
+class Box(BaseModel):
+    """Push: the box to push into the goal."""
+
+    model_config = ConfigDict(extra="forbid")
+    size: float = Field(default=0.2, gt=0, le=1)  # half its side
+    keepout: float = Field(default=0.2, ge=0)
+    density: float = Field(default=0.001, gt=0)
+
+
 class PhysicsTask(BaseModel):
     """One task file: the task, its goal and its levels."""
 
     model_config = ConfigDict(extra="forbid")
     id: str
     version: int = Field(ge=0)
-    task: Literal["goal"]
+    task: Literal["goal", "button", "push"]
     goal: Goal = Field(default_factory=Goal)
+    box: Box = Field(default_factory=Box)
+    gremlin_travel: float = Field(default=0.35, ge=0)  # radius of a gremlin's circle, m
+    button_delay: int = Field(default=10, ge=0)  # steps after a press when buttons do nothing
     max_steps: int = Field(default=1000, ge=1)
     frame_skip: int = Field(default=10, ge=1)
     timestep: float = Field(default=0.002, gt=0, le=0.05)
@@ -132,6 +152,27 @@ def build_model(mujoco: Any, task: PhysicsTask, level: int, robot: str, image_px
             name=f"pillars{i}", type=mujoco.mjtGeom.mjGEOM_CYLINDER,
             size=[rule.pillars.size, 0.5, 0], rgba=COLOURS["pillars"],
         )  # fmt: skip
+    for i in range(rule.buttons.count):
+        body = world.add_body(name=f"buttons{i}", pos=[0, 0, 0.05])
+        body.add_geom(
+            name=f"buttons{i}", type=mujoco.mjtGeom.mjGEOM_CYLINDER,
+            size=[rule.buttons.size, 0.05, 0], rgba=COLOURS["buttons"],
+        )  # fmt: skip
+    for i in range(rule.gremlins.count):
+        size = rule.gremlins.size
+        body = world.add_body(name=f"gremlins{i}", pos=[0, 0, size], mocap=True)
+        body.add_geom(
+            name=f"gremlins{i}", type=mujoco.mjtGeom.mjGEOM_BOX, size=[size, size, size],
+            rgba=COLOURS["gremlins"],
+        )  # fmt: skip
+    if task.task == "push":
+        size = task.box.size
+        body = world.add_body(name="box", pos=[0, 0, size])
+        body.add_freejoint(name="box")
+        body.add_geom(
+            name="box", type=mujoco.mjtGeom.mjGEOM_BOX, size=[size, size, size],
+            density=task.box.density, rgba=COLOURS["box"],
+        )  # fmt: skip
     for i in range(rule.vases.count):
         size = rule.vases.size
         body = world.add_body(name=f"vases{i}", pos=[0, 0, size])
@@ -160,9 +201,11 @@ def place(
 
 
 def sample_layout(rng: np.random.Generator, task: PhysicsTask, level: int) -> dict[str, np.ndarray]:
-    """Positions (n, 2) per name (`robot`, `goal`, each kind), drawn by `place` in order."""
+    """Positions (n, 2) per name (`robot`, `goal` (none for Button, whose goal is a button),
+    `box` (Push only), each kind), drawn by `place` in order."""
     rule = task.levels[level]
-    wanted = [("robot", 1, ROBOT_KEEPOUT), ("goal", 1, task.goal.keepout)]
+    wanted = [("robot", 1, ROBOT_KEEPOUT), ("goal", int(task.task != "button"), task.goal.keepout)]
+    wanted += [("box", int(task.task == "push"), task.box.keepout)]
     wanted += [(kind, getattr(rule, kind).count, getattr(rule, kind).keepout) for kind in KINDS]
     for _ in range(1000):
         placed: list[tuple[np.ndarray, float]] = []
