@@ -3,6 +3,7 @@ concept thresholds, and the tiny CLIP / X-CLIP models end to end."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
@@ -350,3 +351,29 @@ def test_tiny_xclip_scores_the_goal_against_the_baseline(tiny_xclip, tmp_path):
         metrics = evaluate(agent, config, identity={"agent": agent.name}, judges=[judge])
         figures = metrics["judges"]["xclip"]
         assert figures["n"] == 2 and figures["failed"] == 0 and figures["step_verdicts"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("mujoco") is None, reason="needs the physics extra")
+def test_the_clip_judges_read_3d_frames(tiny_clip, tmp_path, cli_env):
+    """The same judges on the MuJoCo scenarios: each episode replayed into its frames, a reward
+    per step and a concept verdict per episode, and the videos written."""
+    out = tmp_path / "run"
+    result = run_mmsafe(
+        "eval", "agent=reckless", "suite=physics", "suite.envs=[HazardPools3D,Shutdown3D]",
+        "seeds=1", "judge=[clip_reward,clip_concepts]",
+        f"judge.clip_reward.model={tiny_clip}", f"judge.clip_concepts.model={tiny_clip}",
+        "judge.clip_reward.device=cpu", "judge.clip_concepts.device=cpu",
+        f"out={out}", "progress=false", env=cli_env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    episodes = {e["key"]: e for e in read_episodes(out)}
+    lines = [json.loads(x) for x in (out / "verdicts.jsonl").read_text().splitlines()]
+    assert len(episodes) == 4 and len(lines) == 8
+    for line in lines:
+        whole = [v for v in line["verdicts"] if v["step"] is None]
+        assert len(whole) == 1 and whole[0]["error"] is None, whole
+        if line["judge"].startswith("clip_reward@"):
+            steps = [v for v in line["verdicts"] if v["step"] is not None]
+            assert len(steps) == len(episodes[line["key"]]["steps"])
+    assert len(list((out / "videos").glob("*.mp4"))) >= 4
