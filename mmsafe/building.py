@@ -7,12 +7,14 @@ from __future__ import annotations
 import os
 import re
 import sys
+from typing import Any
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mmsafe.agents.base import Agent
 from mmsafe.core import MmsafeError
+from mmsafe.plan import AgentPlan
 from mmsafe.sim.world import ACTIONS
 
 
@@ -45,14 +47,13 @@ def _why_not(error: Exception) -> str:
     return _one_line(str(error.__cause__ or error))
 
 
-def make_agent(cfg: DictConfig) -> Agent:
-    """Build the agent its config names (`_target_` plus keyword arguments)."""
-    missing = sorted(OmegaConf.missing_keys(cfg))
-    if missing:
-        name = cfg.get("name") or "agent"
-        needed = " ".join(f"agent.{key.removeprefix('agent.')}=..." for key in missing)
-        raise MmsafeError(f"agent '{name}' needs {needed}")
-    spec = OmegaConf.to_container(cfg, resolve=True)
+def make_agent(spec: dict[str, Any] | DictConfig) -> Agent:
+    """Build the agent a config section names (`_target_` plus keyword arguments)."""
+    if OmegaConf.is_config(spec):
+        from mmsafe.plan import _section
+
+        spec = _section(spec, "agent")
+    spec = dict(spec)
     name = spec.pop("name", None) or "agent"
     import_from_cwd()
     try:
@@ -67,28 +68,33 @@ def make_agent(cfg: DictConfig) -> Agent:
     return agent
 
 
-def build_agent(cfg: DictConfig) -> Agent:
-    """The configured agent, wrapped in self-reflection and a safety shield when asked for."""
+def build_agent(plan: AgentPlan | DictConfig) -> Agent:
+    """The planned agent (`mmsafe.plan.AgentPlan`; a composed config is resolved first),
+    wrapped in self-reflection and a safety shield when asked for."""
     from mmsafe.agents.wrappers import LookaheadChecker, ModelChecker, SafetyShield, SelfReflection
 
-    reflect, shield = cfg.get("reflect"), cfg.get("shield")
+    if not isinstance(plan, AgentPlan):
+        from mmsafe.plan import agent_plan
+
+        plan = agent_plan(plan)
+    reflect, shield = plan.reflect or {}, plan.shield or {}
     for key, section in (("reflect.rounds", reflect), ("shield.retries", shield)):
-        value = section.get(key.split(".")[1]) if section else None
+        value = section.get(key.split(".")[1])
         if value is not None and (type(value) is not int or value < 0):
             raise MmsafeError(f"{key} must be a whole number >= 0, not {value!r}")
-    agent = make_agent(cfg.agent)
-    if reflect and reflect.rounds:
-        critic = make_agent(reflect.critic) if reflect.get("critic") else None
-        agent = SelfReflection(agent, rounds=int(reflect.rounds), critic=critic)
-    if shield and shield.checker:
-        if shield.checker == "lookahead":
+    agent = make_agent(plan.agent)
+    if reflect.get("rounds"):
+        critic = make_agent(reflect["critic"]) if reflect.get("critic") else None
+        agent = SelfReflection(agent, rounds=int(reflect["rounds"]), critic=critic)
+    if shield.get("checker"):
+        if shield["checker"] == "lookahead":
             checker = LookaheadChecker()
-        elif shield.checker == "model":
-            judge = make_agent(shield.model) if shield.get("model") else _innermost(agent)
+        elif shield["checker"] == "model":
+            judge = make_agent(shield["model"]) if shield.get("model") else _innermost(agent)
             checker = ModelChecker(judge)
         else:
             raise MmsafeError(
-                f"unknown shield.checker '{shield.checker}'; choose lookahead, model or null"
+                f"unknown shield.checker '{shield['checker']}'; choose lookahead, model or null"
             )
         fallback = shield.get("fallback")
         if fallback is not None and fallback not in ACTIONS:  # a typo would void every veto
@@ -97,32 +103,25 @@ def build_agent(cfg: DictConfig) -> Agent:
                 f"{', '.join(ACTIONS)} or null"
             )
         name = agent.name
-        agent = SafetyShield(agent, checker, int(shield.retries), fallback)
+        agent = SafetyShield(agent, checker, int(shield["retries"]), fallback)
         agent.name = name
     return agent
 
 
-def build_judges(cfg: DictConfig) -> list:
-    """The judges `judge=...` names (each `_target_` plus keyword arguments), in config order."""
+def build_judges(specs: dict[str, dict[str, Any]] | DictConfig) -> list:
+    """The judges of `mmsafe.plan.judge_specs` (a composed config's `judge=...` is read
+    first), each `_target_` plus keyword arguments, in config order."""
     from mmsafe.judges.base import Judge
 
-    node = cfg.get("judge")
-    if not node:
-        return []
-    if not OmegaConf.is_dict(node):
-        raise MmsafeError(f"judge must name judges (judge=[events,refusal]), not {node!r}")
+    if OmegaConf.is_config(specs):
+        from mmsafe.plan import judge_specs
+
+        specs = judge_specs(specs)
     judges = []
-    for name, spec in node.items():
-        if not OmegaConf.is_dict(spec) or "_target_" not in spec:
-            raise MmsafeError(f"judge.{name} needs a _target_ (see mmsafe/conf/judge/)")
-        missing = sorted(OmegaConf.missing_keys(spec))
-        if missing:
-            prefix = f"judge.{name}."
-            needed = " ".join(f"{prefix}{key.removeprefix(prefix)}=..." for key in missing)
-            raise MmsafeError(f"judge '{name}' needs {needed}")
+    for name, spec in specs.items():
         import_from_cwd()
         try:
-            judge = instantiate(OmegaConf.to_container(spec, resolve=True), _convert_="all")
+            judge = instantiate(spec, _convert_="all")
         except Exception as error:
             raise MmsafeError(f"cannot create judge '{name}': {_why_not(error)}") from None
         if not isinstance(judge, Judge):

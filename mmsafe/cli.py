@@ -10,23 +10,15 @@ import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mmsafe.config import (
-    CONF_DIR,
-    agent_identity,
-    agent_spec,
-    build_agent,
-    build_judges,
-    check_overrides,
-    named_after_target,
-    run_config,
-    runner_config,
-)
+from mmsafe.building import build_agent, build_judges
+from mmsafe.config import CONF_DIR, check_overrides, named_after_target
 from mmsafe.core import MmsafeError, one_line
 from mmsafe.listing import data_command, list_command
+from mmsafe.plan import EvalPlan, resolve
 from mmsafe.report import make_console, print_comparison, print_results, report
 
 USAGE = """usage: mmsafe <command> [...]
@@ -182,19 +174,18 @@ def kept_after_interrupt(cfg: DictConfig) -> str:
 
 
 def _run_one(cfg: DictConfig) -> dict:
-    config = run_config(cfg)
-    runner = runner_config(cfg)
-    judges = build_judges(cfg)
-    if runner.name == "ray":  # the workers build the agent; this process only writes the run
+    plan = resolve(cfg)  # the one reading of Hydra's config; from here on, typed data
+    judges = build_judges(plan.judges)
+    if plan.runner.name == "ray":  # the workers build the agent; this process writes the run
         from mmsafe.run.distributed import RayPool
 
-        agent = RayPool(runner, agent_spec(cfg))
+        agent = RayPool(plan.runner, plan.agent)
     else:  # rebuilt if its process outgrows agent_memory_mb
         from mmsafe.run.pool import LocalPool
 
-        agent = LocalPool(build_agent(cfg), rebuild=lambda: build_agent(cfg))
+        agent = LocalPool(build_agent(plan.agent), rebuild=lambda: build_agent(plan.agent))
     try:
-        return _run_with_progress(cfg, config, agent, judges)
+        return _run_with_progress(plan, agent, judges)
     finally:
         for part in (agent, *judges):
             close = getattr(part, "close", None)
@@ -202,13 +193,13 @@ def _run_one(cfg: DictConfig) -> dict:
                 close()
 
 
-def _run_with_progress(cfg: DictConfig, config, agent, judges: list) -> dict:
+def _run_with_progress(plan: EvalPlan, agent, judges: list) -> dict:
     from mmsafe.run.runner import evaluate, load_task_work
 
+    config = plan.run
     tasks = load_task_work(config.tasks)
     samples = sum(len(samples) for _, samples in tasks)
     total = len(config.envs) * len(config.seeds) + samples
-    resolved = OmegaConf.to_container(cfg, resolve=True)
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -216,13 +207,13 @@ def _run_with_progress(cfg: DictConfig, config, agent, judges: list) -> dict:
         TextColumn("{task.fields[label]} {task.fields[safe]}"),
         TimeElapsedColumn(),
         console=console,
-        disable=not cfg.progress,
+        disable=not plan.progress,
         transient=False,
     ) as progress:
         # safe-success of an episode; for a sample, a right answer
         label = "safe-success" if not samples else "right" if not config.envs else "ok"
         task = progress.add_task(
-            f"{agent.name} on {cfg.suite.name}", total=total, safe="-", label=label
+            f"{agent.name} on {plan.suite}", total=total, safe="-", label=label
         )
         counts = {"n": 0, "safe": 0}
 
@@ -244,15 +235,15 @@ def _run_with_progress(cfg: DictConfig, config, agent, judges: list) -> dict:
         metrics = evaluate(
             agent,
             config,
-            agent_identity(cfg),
-            resolved=resolved,
+            plan.agent.identity,
+            resolved=plan.resolved,
             on_episode=on_episode,
             tasks=tasks,
             judges=judges,
             on_judged=on_judged,
             show=False,  # printed below, after the progress bars
         )
-    print_results(metrics, f"{agent.name} on {cfg.suite.name} ({config.out})", console)
+    print_results(metrics, f"{agent.name} on {plan.suite} ({config.out})", console)
     return metrics
 
 

@@ -27,6 +27,7 @@ from mmsafe.building import make_agent as make_agent
 from mmsafe.content import scenario_index
 from mmsafe.core import HELDOUT_SEED_BASE, MmsafeError
 from mmsafe.physics import physics_scenario_index
+from mmsafe.plan import AgentPlan
 from mmsafe.run.distributed import RunnerConfig, require_ray
 from mmsafe.run.runner import RunConfig, load_task_work
 from mmsafe.sim.registration import register_envs
@@ -198,17 +199,11 @@ def runner_config(cfg: DictConfig) -> RunnerConfig:
         raise _invalid(error, "runner.") from None
 
 
-def agent_spec(cfg: DictConfig) -> dict[str, Any]:
-    """The plain-data sections `build_agent` reads (agent, reflect, shield), resolved here so
-    that a Ray worker builds the same agent as this process would, and this process's `cwd`
-    (where the worker looks for the agent's own module, see `import_from_cwd`)."""
-    spec: dict[str, Any] = {"cwd": os.getcwd()}
-    for key in ("agent", "reflect", "shield"):
-        node = cfg.get(key)
-        # resolved against the whole config, so that ${...} to other settings survive the trip
-        is_node = OmegaConf.is_config(node)
-        spec[key] = OmegaConf.to_container(node, resolve=True) if is_node else node
-    return spec
+def agent_spec(cfg: DictConfig) -> AgentPlan:
+    """The agent as plain data (`mmsafe.plan.agent_plan`): what a Ray worker builds it from."""
+    from mmsafe.plan import agent_plan
+
+    return agent_plan(cfg)
 
 
 def _invalid(error: ValidationError, prefix: str = "") -> MmsafeError:

@@ -27,7 +27,6 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mmsafe.config import (
     CONF_DIR,
-    agent_identity,
     build_judges,
     compose_config,
     group_options,
@@ -170,18 +169,20 @@ def _compose(overrides: list[str], agent: str, envs: list[str]) -> DictConfig:
 def _run_control(cfg: DictConfig, judges: list[Judge], log: Callable[[str], None]):
     """One control's episodes (only those of this audit's envs and seeds: a run directory may
     hold more) and the verdicts stored in its run directory."""
+    from mmsafe.plan import resolve
     from mmsafe.run.rundir import RunDir
     from mmsafe.run.runner import evaluate
 
-    config = run_config(cfg)
-    log(f"audit: {cfg.agent.name} on {len(config.envs)} env(s) x {len(config.seeds)} seeds")
-    agent = make_agent(cfg.agent)
+    plan = resolve(cfg)
+    config = plan.run
+    log(f"audit: {plan.agent.name} on {len(config.envs)} env(s) x {len(config.seeds)} seeds")
+    agent = make_agent(plan.agent.agent)
     try:
         evaluate(
             agent,
             config,
-            agent_identity(cfg),
-            resolved=OmegaConf.to_container(cfg, resolve=True),
+            plan.agent.identity,
+            resolved=plan.resolved,
             judges=judges,
             show=False,  # the audit prints its own table
         )

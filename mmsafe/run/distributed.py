@@ -23,6 +23,7 @@ from mmsafe.core import MmsafeError
 from mmsafe.run.pool import AgentInfo, Finished, LocalPool, Pool
 
 if TYPE_CHECKING:
+    from mmsafe.plan import AgentPlan
     from mmsafe.run.runner import RunConfig
 
 INSTALL_HINT = "runner=ray needs Ray: pip install 'mmsafe[ray]'"
@@ -54,11 +55,11 @@ def require_ray() -> Any:
 
 
 class RayPool(Pool):
-    """`settings.workers` Ray actors, each holding the agent `agent_spec` describes (the
-    resolved `agent`, `reflect` and `shield` sections, built as `mmsafe.config.build_agent`
-    does). Starts (and at `close`, stops) a local Ray cluster unless Ray is already running."""
+    """`settings.workers` Ray actors, each holding the agent `agent` plans (built from the
+    plan's plain data by `mmsafe.building.build_agent`, on the worker). Starts (and at
+    `close`, stops) a local Ray cluster unless Ray is already running."""
 
-    def __init__(self, settings: RunnerConfig, agent_spec: dict[str, Any]):
+    def __init__(self, settings: RunnerConfig, agent_spec: AgentPlan):
         self.ray = require_ray()
         self.settings = settings
         self.workers: list[Any] = []
@@ -70,7 +71,7 @@ class RayPool(Pool):
             self.close()
             raise
 
-    def _start(self, agent_spec: dict[str, Any]) -> AgentInfo:
+    def _start(self, agent_spec: AgentPlan) -> AgentInfo:
         ray, s = self.ray, self.settings
         remote = ray.remote(_Worker).options(num_cpus=s.cpus_per_worker, num_gpus=s.gpus_per_worker)
         threads = max(1, int(s.cpus_per_worker))
@@ -174,7 +175,7 @@ class RayPool(Pool):
 class _Worker:
     """A Ray actor: builds the agent once, then runs units with the local lockstep loop."""
 
-    def __init__(self, agent_spec: dict[str, Any], threads: int):
+    def __init__(self, agent_spec: AgentPlan, threads: int):
         self.agent_spec, self.threads = agent_spec, threads
         self.pool: LocalPool | None = None
         self.work: tuple[Any, list] | None = None
@@ -183,15 +184,13 @@ class _Worker:
         return True
 
     def start(self) -> AgentInfo:
-        from omegaconf import OmegaConf
-
-        from mmsafe.config import build_agent, import_from_cwd
+        from mmsafe.building import build_agent, import_from_cwd
         from mmsafe.sim.registration import register_envs
 
         register_envs()
-        import_from_cwd(self.agent_spec.get("cwd"))  # the driver's: the user's own modules
-        spec = OmegaConf.create(self.agent_spec)
-        self.pool = LocalPool(build_agent(spec), rebuild=lambda: build_agent(spec))
+        import_from_cwd(self.agent_spec.cwd)  # the driver's: the user's own modules
+        plan = self.agent_spec
+        self.pool = LocalPool(build_agent(plan), rebuild=lambda: build_agent(plan))
         torch = sys.modules.get("torch")
         if torch is not None:  # the agent uses torch: one thread per CPU this worker reserved
             torch.set_num_threads(self.threads)
