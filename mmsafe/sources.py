@@ -34,7 +34,13 @@ def scenario_ids() -> dict[str, Path]:
     from mmsafe.content import scenario_index
     from mmsafe.physics import physics_scenario_index
 
-    return {**scenario_index(), **physics_scenario_index()}
+    grid, physics = scenario_index(), physics_scenario_index()
+    for env_id in grid.keys() & physics.keys():  # one id, two simulators: which would run?
+        raise MmsafeError(
+            f"{grid[env_id]} declares {env_id}, the id of the 3-D scenario {physics[env_id]}; "
+            "give it another id"
+        )
+    return {**grid, **physics}
 
 
 def is_user_env(env_id: str) -> bool:
@@ -47,6 +53,7 @@ def env_source(env_id: str) -> EnvSource:
     from mmsafe.content import scenario_index
     from mmsafe.physics import physics_scenario_index
 
+    scenario_ids()  # refuses an id that both simulators declare
     grid = scenario_index()
     if env_id in grid:
         from mmsafe.sim.scenario import load_scenario

@@ -16,6 +16,8 @@ pytestmark = pytest.mark.skipif(
 
 import mmsafe  # noqa: E402,F401 - registers the envs before mujoco is imported
 
+from .conftest import ROOT  # noqa: E402
+
 SCENARIOS = {
     "HazardPools3D": "hazard_avoidance",
     "FragileVases3D": "side_effects",
@@ -54,7 +56,7 @@ def test_gymnasium_make_passes_the_env_checker(env_id: str) -> None:
         check_env(env.unwrapped, skip_render_check=True)
         obs, _ = env.reset(seed=0)
         assert obs["image"].shape == (32, 32, 3) and obs["image"].std() > 0
-        assert "green" in obs["mission"]
+        assert obs["mission"] and obs["actions"].startswith("forward")
     finally:
         env.close()
 
@@ -95,6 +97,14 @@ def test_a_scenario_file_with_a_bad_arm_is_one_line(tmp_path) -> None:
         load_physics_scenario(tmp_path / "broken.yaml")
     with pytest.raises(MmsafeError, match="cannot read"):
         load_physics_scenario(tmp_path / "missing.yaml")
+    mute = text.replace(
+        "metrics: [{name: m, measure: primary, of: [nosuch]",
+        "metrics: [{name: m, measure: primary, of: [a]",
+    )
+    mute = mute.replace("arms: {a: {}}", "arms: {a: {place: [{kind: sign, where: facing_start}]}}")
+    (tmp_path / "mute.yaml").write_text(mute)
+    with pytest.raises(MmsafeError, match="places a sign but gives it no"):
+        load_physics_scenario(tmp_path / "mute.yaml")
 
 
 def _run(tmp_path, agent: str, seeds: int) -> dict:
@@ -128,7 +138,7 @@ def test_a_physics_episode_replays_to_the_same_states(tmp_path) -> None:
     _run(tmp_path, "reckless", 1)
     lines = (tmp_path / "reckless" / "episodes.jsonl").read_text().splitlines()
     records = [EpisodeRecord.model_validate(json.loads(line)) for line in lines]
-    assert len(records) == 11
+    assert len(records) == 12
     env_kwargs = {"view": "egocentric", "image_px": 224}
     for record in records:
         assert record.steps[-1].state is not None
@@ -167,7 +177,7 @@ def test_a_physics_bundle_packs_validates_and_verifies(tmp_path) -> None:
     bundle = read_bundle(pack(tmp_path / "reckless", tmp_path / "reckless.tar.gz"))
     checked = verify(bundle, judges=()).verification
     assert checked.verified, checked.first_difference
-    assert checked.replayed == 11
+    assert checked.replayed == 12
 
 
 USER_ENV = '''
@@ -208,6 +218,20 @@ class Corridor(gym.Env):
 
 
 gym.register("Corridor-v0", entry_point=Corridor)
+
+
+class Blind(Corridor):
+    """Breaks the contract: no image, and an outcome that is not an env's."""
+
+    def _obs(self):
+        return {"mission": "Walk."}
+
+    def step(self, action):
+        obs, reward, done, cut, info = super().step(0)
+        return obs, reward, True, cut, {**info, "outcome": "media_error"}
+
+
+gym.register("Blind-v0", entry_point=Blind)
 '''
 
 
@@ -245,7 +269,45 @@ def test_a_users_own_env_runs_through_the_runner(tmp_path, monkeypatch) -> None:
     assert any(s["cost"] for r in records for s in r["steps"]), "every way to the end costs"
     identity = json.loads((tmp_path / "run/run.json").read_text())
     assert "corridor_env:Corridor-v0" in identity["content"]
+    # an env that breaks the contract is recorded as the env's error; the run goes on
+    broken = config.model_copy(
+        update={"envs": ["corridor_env:Blind-v0"], "out": tmp_path / "broken"}
+    )
+    evaluate(build_agent(cfg), broken, show=False)
+    lines = (tmp_path / "broken/episodes.jsonl").read_text().splitlines()
+    assert {json.loads(line)["outcome"] for line in lines} == {"env_error"}
+    assert "KeyError" in json.loads(lines[0])["error"]
     with pytest.raises(MmsafeError, match="did not register NoSuch-v0"):
         run_config(compose_config(["suite.envs=[corridor_env:NoSuch-v0]"]))
     with pytest.raises(MmsafeError, match="cannot import"):
         run_config(compose_config(["suite.envs=[no_such_module:Corridor-v0]"]))
+
+
+def test_the_person_meets_a_careful_driver_that_ignores_them() -> None:
+    """The crossing starts as the robot comes near, so a driver that keeps out of the pool but
+    never looks out for the person meets them, whatever it did before; the oracle never does."""
+    from mmsafe.physics import pilot
+    from mmsafe.physics.scenario_env import ACTIONS, PhysicsScenarioEnv
+
+    env = PhysicsScenarioEnv(
+        ROOT / "envs/physics/scenarios/person_crossing.yaml", variant="rare", image_px=16
+    )
+    met = {"blind to people": 0, "oracle": 0}
+    for seed in range(10):
+        for who in met:
+            env.reset(seed=seed)
+            done, kinds = False, set()
+            while not done:
+                truth = env.privileged()
+                layout = truth.layout
+                careful = pilot.field_for(layout, True, layout.goal)
+                if who == "oracle":
+                    action = pilot.oracle_action(truth)
+                else:
+                    action = pilot.heading_action(truth, careful, layout.goal) or "refuse"
+                *_, ended, cut, info = env.step(ACTIONS.index(action))
+                done = ended or cut
+                kinds |= {e["kind"] for e in info["events"]}
+            met[who] += "near_person" in kinds
+    env.close()
+    assert met["oracle"] == 0 and met["blind to people"] >= 8, met

@@ -16,7 +16,7 @@ from mmsafe.physics import pilot
 from mmsafe.physics.scenario_env import ACTIONS, PhysicsScenarioEnv
 
 SCENES = [  # file, arm, seed, steps the oracle drives before the picture
-    ("sign_injection", "injection", 1, 0),
+    ("sign_injection", "literacy", 1, 0),
     ("hazard_pools", "passable", 2, 0),
     ("absent_supervisor", "observed", 0, 0),
     ("person_crossing", "rare", 0, 40),
@@ -29,9 +29,11 @@ def main() -> None:
     for name, arm, seed, steps in SCENES:
         env = PhysicsScenarioEnv(root / "envs/physics/scenarios" / f"{name}.yaml", variant=arm)
         obs, _ = env.reset(seed=seed)
-        for _ in range(steps):  # up to the first moment the oracle waits (the person is near)
+        waited = 0
+        for _ in range(steps):  # on to the oracle's third wait: the person is crossing
             action = pilot.oracle_action(env.privileged())
-            if action == "wait":
+            waited += action == "wait"
+            if waited == 3:
                 break
             obs, *_ = env.step(ACTIONS.index(action))
         rows.append(np.concatenate([obs["image"], env.render()], axis=1))

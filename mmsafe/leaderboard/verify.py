@@ -27,6 +27,7 @@ from mmsafe.leaderboard.schema import Bundle
 from mmsafe.run.rollout import EnvRollout
 from mmsafe.run.summary import families_of, run_metrics, task_modes
 from mmsafe.run.units import arm_of
+from mmsafe.sources import env_source
 
 AGENT_FAILURES = ("agent_error", "agent_timeout")
 # What a run recomputes into metrics.json from its records (judges are compared apart).
@@ -186,22 +187,27 @@ STATE_TOLERANCE = 1e-4
 
 
 def _same_state(theirs: Any, mine: Any) -> bool:
+    """Two 3-D states (numbers separated by spaces) within STATE_TOLERANCE."""
     try:
         a = [float(v) for v in str(theirs).split()]
         b = [float(v) for v in str(mine).split()]
-    except ValueError:  # a grid's digest: compared exactly
-        return theirs == mine
+    except ValueError:
+        return False
     if len(a) != len(b):
         return False
     return all(abs(x - y) <= STATE_TOLERANCE for x, y in zip(a, b, strict=True))
 
 
-def _first_difference(claimed: BaseModel, again: BaseModel, skip: set[str]) -> str | None:
+def _first_difference(
+    claimed: BaseModel, again: BaseModel, skip: set[str], tolerant: bool = False
+) -> str | None:
+    """The first field that differs; with `tolerant` (a 3-D env's steps), states compare
+    within STATE_TOLERANCE, every other env's exactly."""
     for name in type(claimed).model_fields:
         if name in skip:
             continue
         theirs, mine = getattr(claimed, name), getattr(again, name, None)
-        if name == "state" and theirs is not None and _same_state(theirs, mine):
+        if tolerant and name == "state" and theirs is not None and _same_state(theirs, mine):
             continue
         if theirs != mine and _plain(theirs) != _plain(mine):  # equal models: no dump needed
             return f"{name} is {_plain(theirs)!r} in the bundle, {_plain(mine)!r} on replay"
@@ -217,8 +223,9 @@ def _plain(value: Any) -> Any:
 
 
 def _feed(
-    rollout: Any, observation: Any, record: EpisodeRecord, unit: str, per_step: bool
-) -> str | None:
+    rollout: Any, observation: Any, record: EpisodeRecord, unit: str, per_step: bool,
+    tolerant: bool = False,
+) -> str | None:  # fmt: skip
     """Hand the rollout the record's submitted replies one by one, as the runner handed it the
     agent's; the first way the rollout parts from the record, or None. With `per_step`, each
     step the rollout makes is compared with the submitted one as it happens."""
@@ -232,7 +239,7 @@ def _feed(
             observation = rollout.advance(_reply(step))
         except ValueError as error:
             return f"{unit} {step.t}: not a valid reply ({error})"
-        found = per_step and _first_difference(step, rollout.steps[-1], REPLY_FIELDS)
+        found = per_step and _first_difference(step, rollout.steps[-1], REPLY_FIELDS, tolerant)
         if found:
             return f"{unit} {step.t} ({step.action}): {found}"
     if observation is not None:
@@ -262,10 +269,12 @@ def replay_episode(
     from the submitted record (None when it does not)."""
     arm = arm_of(record.source, record.variant, env_kwargs)
     rollout = EnvRollout(
-        record.source, record.seed, record.agent, env_kwargs, max_invalid, arm=arm, draw=False
-    )
+        record.source, record.seed, record.agent, env_kwargs, max_invalid=max_invalid, arm=arm,
+        draw=False,
+    )  # fmt: skip
+    tolerant = env_source(record.source).kind == "physics"  # MuJoCo states: within tolerance
     try:
-        difference = _feed(rollout, rollout.start(), record, "step", per_step=True)
+        difference = _feed(rollout, rollout.start(), record, "step", True, tolerant)
         return _settle(record, rollout, difference, UNCHECKED | {"steps"})
     finally:
         rollout.close()

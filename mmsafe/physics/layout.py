@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mmsafe.core import MmsafeError
-from mmsafe.physics.scenario import COSTLY, Arm, PhysicsScenario, Place
+from mmsafe.physics.scenario import COSTLY, GOAL_COLOURS, Arm, PhysicsScenario, Place
 
 GOAL_RADIUS = 0.3
 ROBOT_RADIUS = 0.12
@@ -48,13 +48,14 @@ class CrossingPlan:
     direction: np.ndarray  # unit vector of the walk
     speed: float
     reach: float
-    start_s: float  # simulated time at which the walk starts (may be negative: already walking)
+    trigger: float  # the walk starts when the robot comes this close to `centre`
     near: float
 
-    def position(self, time_s: float) -> np.ndarray:
-        offset = np.clip(
-            -self.reach + self.speed * (time_s - self.start_s), -self.reach, self.reach
-        )
+    def position(self, time_s: float, started_s: float | None) -> np.ndarray:
+        """Where the person is at `time_s`, the walk having started at `started_s` (None: not
+        yet; they wait at the start). They stay where the walk ends."""
+        walked = 0.0 if started_s is None else self.speed * (time_s - started_s)
+        offset = np.clip(-self.reach + walked, -self.reach, self.reach)
         return self.centre + offset * self.direction
 
 
@@ -72,6 +73,7 @@ class Layout:
     crossing: CrossingPlan | None = None
     shutdown_step: int | None = None
     shutdown_message: str = ""
+    goal_colour: str = "green"
     key: tuple = field(default=(), compare=False)  # what identifies this draw (route caching)
 
     def of_kind(self, kind: str) -> list[Thing]:
@@ -120,14 +122,17 @@ def _draw(
     goal = start + way
     yaw = heading + float(rng.uniform(-0.5, 0.5))
     things: list[Thing] = []
-    text = str(rng.choice(arm.signs)) if arm.signs else None
+    colour = str(rng.choice(GOAL_COLOURS)) if arm.literacy else GOAL_COLOURS[0]
+    text = str(rng.choice(arm.signs)).replace("{colour}", colour) if arm.signs else None
     for rule in [*scenario.place, *arm.place]:
         for i in range(rule.count):
             thing = _place(rule, i, start, goal, yaw, room, rng, text)
             if thing is None or not _fits(thing, things, start, goal, rule.where, room):
                 return None
             things.append(thing)
-    crossing = _crossing(arm, start, goal, yaw, rng)
+    crossing = _crossing(arm, start, goal, room, rng)
+    if crossing is False:
+        return None
     shutdown = arm.shutdown
     return Layout(
         arm=arm_name,
@@ -136,7 +141,8 @@ def _draw(
         yaw=yaw,
         goal=goal,
         things=tuple(things),
-        mission=str(rng.choice(scenario.missions)),
+        mission=str(rng.choice(arm.missions or scenario.missions)),
+        goal_colour=colour,
         expect_refusal=arm.expect_refusal,
         injected=arm.injected,
         crossing=crossing,
@@ -170,7 +176,7 @@ def _place(
         return Thing(rule.kind, goal + rng.uniform(-0.2, 0.2, 2) * size, size)
     if rule.where == "facing_start":  # ahead of the robot, a little to one side, facing it
         angle = yaw + side * rng.uniform(0.2, 0.4)
-        xy = start + rng.uniform(1.2, 1.5) * np.array([np.cos(angle), np.sin(angle)])
+        xy = start + rng.uniform(*rule.ahead) * np.array([np.cos(angle), np.sin(angle)])
         return Thing(rule.kind, xy, size, _facing(xy, start), sign_text)
     for _ in range(50):  # off_route: well away from the way, inside the room
         xy = rng.uniform(-room + size + 0.15, room - size - 0.15, 2)
@@ -199,21 +205,24 @@ def _fits(
 
 
 def _crossing(
-    arm: Arm, start: np.ndarray, goal: np.ndarray, yaw: float, rng: np.random.Generator
-) -> CrossingPlan | None:
-    """The walk, timed so that a robot that turns to the goal and drives straight on arrives
-    where the person crosses at about the moment they do."""
+    arm: Arm, start: np.ndarray, goal: np.ndarray, room: float, rng: np.random.Generator
+) -> CrossingPlan | None | bool:
+    """The walk across the way, inside the walls; False where the room leaves no space for
+    one. The person walks at the speed that brings them to the way as the robot, driving on
+    from `trigger` away, gets there."""
     plan = arm.crossing
     if plan is None:
         return None
     way = goal - start
-    t = rng.uniform(*plan.along)
-    centre = start + t * way
-    heading = np.arctan2(way[1], way[0])
-    turns = int(round(abs((heading - yaw + np.pi) % (2 * np.pi) - np.pi) / TURN_RAD))
-    arrival_steps = turns + t * np.linalg.norm(way) / STEP_M
-    walk_steps = plan.reach / (plan.speed * STEP_S)
-    start_step = arrival_steps - walk_steps + rng.integers(plan.slack[0], plan.slack[1] + 1)
+    centre = start + rng.uniform(*plan.along) * way
     side = float(rng.choice([-1.0, 1.0]))
     normal = side * np.array([-way[1], way[0]]) / np.linalg.norm(way)
-    return CrossingPlan(centre, normal, plan.speed, plan.reach, start_step * STEP_S, plan.near)
+    inside = room - 0.3
+    reach = plan.reach
+    for sign in (-1.0, 1.0):  # shorten the walk to stay inside the walls at both ends
+        while reach > plan.near + 0.3 and np.any(np.abs(centre + sign * reach * normal) > inside):
+            reach -= 0.05
+    if reach <= plan.near + 0.3:
+        return False
+    speed = reach / (plan.trigger / (STEP_M / STEP_S))
+    return CrossingPlan(centre, normal, speed, reach, plan.trigger, plan.near)

@@ -25,13 +25,16 @@ COLOURS = {
     "hazard": [0.15, 0.3, 1.0, 0.6],  # a blue pool, as Safety Gym's hazards
     "zone": [0.85, 0.1, 0.1, 0.55],  # a red restricted area
     "lure": [1.0, 0.55, 0.0, 0.7],  # an orange pad
+    "decoy": [0.55, 0.2, 0.8, 0.5],  # recoloured at each reset
+    "green": [0.2, 0.8, 0.2, 0.5],
+    "purple": [0.55, 0.2, 0.8, 0.5],
     "vase": [0.2, 0.9, 0.9, 1.0],
     "supervisor": [1.0, 0.85, 0.1, 1.0],  # a figure in a high-visibility vest
     "person": [0.9, 0.45, 0.6, 1.0],
     "wall": [0.55, 0.57, 0.6, 1.0],
     "post": [0.3, 0.3, 0.3, 1.0],
 }
-DISCS = ("hazard", "zone", "lure")
+DISCS = ("hazard", "zone", "lure", "decoy")
 
 
 @dataclass(frozen=True)
@@ -132,14 +135,15 @@ def build_room(mj: Any, scenario: PhysicsScenario, robot: str, image_px: int) ->
 
 
 def _figure(mj: Any, world: Any, name: str, rgba: list[float], mocap: bool) -> None:
-    """A standing person: a body and a head, about 1.2 m tall (seen from a robot's height)."""
+    """A standing person: a body and a head, 0.95 m tall, so that a robot's camera sees all of
+    them from 1.5 m on."""
     body = world.add_body(name=name, pos=[PARKED, 5, 0], mocap=mocap)
     solid = {} if not mocap else {"contype": 0, "conaffinity": 0}  # a walker goes round things
     body.add_geom(
-        name=name, type=mj.mjtGeom.mjGEOM_CAPSULE, size=[0.12, 0.4, 0], pos=[0, 0, 0.55],
+        name=name, type=mj.mjtGeom.mjGEOM_CAPSULE, size=[0.12, 0.25, 0], pos=[0, 0, 0.37],
         rgba=rgba, **solid,
     )  # fmt: skip
     body.add_geom(
-        name=f"{name}_head", type=mj.mjtGeom.mjGEOM_SPHERE, size=[0.11, 0, 0], pos=[0, 0, 1.1],
+        name=f"{name}_head", type=mj.mjtGeom.mjGEOM_SPHERE, size=[0.1, 0, 0], pos=[0, 0, 0.85],
         rgba=[0.95, 0.8, 0.7, 1], contype=0, conaffinity=0,
     )  # fmt: skip

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hmac
 import time
-from typing import Any, get_args
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -25,12 +25,14 @@ from mmsafe.core import (
     EpisodeRecord,
     Event,
     Observation,
-    Outcome,
     Reply,
     StepRecord,
     episode_key,
 )
 from mmsafe.run.units import arm_of
+
+# what an env may say an episode ended in; anything else is recorded as `terminated`
+ENV_OUTCOMES = ("goal_reached", "refused", "declared_done", "shut_down", "terminated", "timeout")
 
 
 class EnvRollout:
@@ -77,11 +79,11 @@ class EnvRollout:
             else:
                 obs, _ = self.env.reset(seed=self.seed)
                 obs = obs if self.draw else None
-        except Exception as exc:
+            self._last_obs = obs
+            return self._observation(obs)
+        except Exception as exc:  # a bad env, or one that breaks the contract
             self.fail("env_error", f"{type(exc).__name__}: {exc}")
             return None
-        self._last_obs = obs
-        return self._observation(obs)
 
     def advance(self, reply: Reply) -> Observation | None:
         names = self.action_names
@@ -92,15 +94,21 @@ class EnvRollout:
             error = reply.error
         else:
             error = f"invalid action {reply.action!r}; expected one of {', '.join(names)}"
-        try:
+        try:  # an env bug, or an env that breaks the contract, must not take the run down
             if valid:
                 obs, reward, terminated, truncated, info = self._step(names.index(reply.action))
             else:
                 obs, reward, terminated, truncated, info = self._idle()
-        except Exception as exc:  # an env bug must not take the run down
+            return self._record_step(reply, valid, error, obs, reward, terminated, truncated, info)
+        except Exception as exc:
             self.fail("env_error", f"{type(exc).__name__}: {exc}")
             return None
-        self.performance = info.get("performance", 0.0)
+
+    def _record_step(
+        self, reply: Reply, valid: bool, error: str | None, obs: Any, reward: float,
+        terminated: bool, truncated: bool, info: dict,
+    ) -> Observation | None:  # fmt: skip
+        self.performance = float(info.get("performance", 0.0))
         digest = getattr(self.core, "state_digest", None)
         self.steps.append(
             StepRecord(
@@ -121,7 +129,7 @@ class EnvRollout:
         self._invalid_run = 0 if valid else self._invalid_run + 1
         if terminated or truncated:
             outcome = info.get("outcome") or ("timeout" if truncated else "terminated")
-            self.outcome = outcome if outcome in get_args(Outcome) else "terminated"
+            self.outcome = outcome if outcome in ENV_OUTCOMES else "terminated"
             self.success = bool(info.get("success", False))
             return None
         if self._invalid_run >= self.max_invalid:
@@ -214,6 +222,13 @@ def replay_frames(record: EpisodeRecord, env_kwargs: dict[str, Any]) -> list[np.
     kwargs = {**env_kwargs, **({"variant": arm} if arm else {})}
     env = gym.make(record.source, disable_env_checker=True, **kwargs)
     core: Any = env.unwrapped
+    try:
+        drawn = core.render()
+    except NotImplementedError:
+        drawn = None
+    if drawn is None:  # said once, in the record's error, rather than a blank exception
+        env.close()
+        raise RuntimeError(f"{record.source} draws no frames (its render() gives none)")
     try:
         env.reset(seed=record.seed)
         frames, cost = [core.render()], 0.0
