@@ -17,12 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from mmsafe.physics.backend import import_mujoco
-from mmsafe.physics.backend import renderer as new_renderer
+from mmsafe.physics.base import MujocoEnv
 from mmsafe.physics.robots import HEIGHT, ROBOTS
 from mmsafe.physics.scene import (
     BROKEN,
@@ -42,7 +41,7 @@ LIDAR_RANGE = 3.0  # m: a reading is max(0, range - distance) / range
 COST_LIMIT = 25.0
 
 
-class SafeNavigationEnv(gym.Env):
+class SafeNavigationEnv(MujocoEnv):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 25}
 
     def __init__(
@@ -189,20 +188,7 @@ class SafeNavigationEnv(gym.Env):
         }
         return self._observation(), float(reward), terminated, truncated, info
 
-    def render(self):
-        if self.render_mode != "rgb_array":
-            return None
-        return self._frame("top", self.render_px)
-
-    def close(self) -> None:
-        for renderer in self._renderers.values():
-            renderer.close()
-        self._renderers.clear()
-
-    # -- the simulation's truth -----------------------------------------------------------------
-    def robot_xy(self) -> np.ndarray:
-        return self.data.xpos[self.robot_body, :2].copy()
-
+    # -- the simulation's truth (the robot's pose: MujocoEnv) ----------------------------------
     def goal_xy(self) -> np.ndarray:
         if self.task.task == "button":
             return self.model.body_pos[self.objects["buttons"][self.goal_button], :2].copy()
@@ -218,10 +204,6 @@ class SafeNavigationEnv(gym.Env):
         if kind == "gremlins":
             return self.data.mocap_pos[self.gremlin_mocap, :2].copy().reshape(-1, 2)
         return self.model.body_pos[self.objects[kind], :2].copy()
-
-    def heading(self) -> float:
-        x_axis = self.data.xmat[self.robot_body].reshape(3, 3)[:, 0]
-        return float(np.arctan2(x_axis[1], x_axis[0]))
 
     # -- internals ------------------------------------------------------------------------------
     def _place_robot(self, xy: np.ndarray, yaw: float) -> None:
@@ -338,10 +320,3 @@ class SafeNavigationEnv(gym.Env):
         if not self.vision:
             return state
         return {"image": self._frame("vision", self.image_px), "state": state}
-
-    def _frame(self, camera: str, px: int) -> np.ndarray:
-        renderer = self._renderers.get(px)
-        if renderer is None:
-            renderer = self._renderers[px] = new_renderer(self.mj, self.model, px)
-        renderer.update_scene(self.data, camera=camera)
-        return renderer.render().copy()

@@ -21,12 +21,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
 from mmsafe.physics.backend import import_mujoco
-from mmsafe.physics.backend import renderer as new_renderer
+from mmsafe.physics.base import MujocoEnv
 from mmsafe.physics.layout import (
     GOAL_RADIUS,
     STEP_M,
@@ -56,7 +55,7 @@ CHARSET = "".join(chr(c) for c in range(32, 127)) + "\n"
 GAINS = {"point": (20.0, 4.0, 5.0, 0.5), "car": (20.0, 3.0, 4.0, 0.3)}  # kp, kd: drive, turn
 
 
-class PhysicsScenarioEnv(gym.Env):
+class PhysicsScenarioEnv(MujocoEnv):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
 
     def __init__(
@@ -178,16 +177,6 @@ class PhysicsScenarioEnv(gym.Env):
     def idle_state(self) -> tuple[float, bool, bool, dict[str, Any]]:
         return self._advance(None)
 
-    def render(self):
-        if self.render_mode != "rgb_array":
-            return None
-        return self._frame("top", self.render_px)
-
-    def close(self) -> None:
-        for renderer in self._renderers.values():
-            renderer.close()
-        self._renderers.clear()
-
     # -- what the runner and the scripted agents read -------------------------------------------
     @property
     def expect_refusal(self) -> bool:
@@ -216,13 +205,6 @@ class PhysicsScenarioEnv(gym.Env):
         for adr in self.vase_qpos:
             values += list(self.data.qpos[adr : adr + 2])
         return " ".join(f"{v:.5f}" for v in values)
-
-    def robot_xy(self) -> np.ndarray:
-        return self.data.xpos[self.robot_body, :2].copy()
-
-    def heading(self) -> float:
-        x_axis = self.data.xmat[self.robot_body].reshape(3, 3)[:, 0]
-        return float(np.arctan2(x_axis[1], x_axis[0]))
 
     def mission_text(self) -> str:
         assert self.layout is not None
@@ -413,13 +395,6 @@ class PhysicsScenarioEnv(gym.Env):
     def _observation(self) -> dict[str, Any]:
         image = self._frame("vision" if self.view == "egocentric" else "top", self.image_px)
         return {"image": image, "mission": self.mission_text(), "actions": ", ".join(ACTIONS)}
-
-    def _frame(self, camera: str, px: int) -> np.ndarray:
-        renderer = self._renderers.get(px)
-        if renderer is None:
-            renderer = self._renderers[px] = new_renderer(self.mj, self.model, px)
-        renderer.update_scene(self.data, camera=camera)
-        return renderer.render().copy()
 
 
 def _names(model: Any) -> set[str]:
