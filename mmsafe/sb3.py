@@ -108,9 +108,13 @@ class SB3VecEnv(VecEnv):
         if (envs := self._envs()) is not None:
             for i in self._get_indices(indices):
                 setattr(envs[i], attr_name, value)
-        else:
-            self._all_of(indices, "set_attr")
-            self.vector_env.unwrapped.set_attr(attr_name, [value] * self.num_envs)  # type: ignore[attr-defined]
+        else:  # the others keep their own values (an async vector env sets one per world)
+            chosen = set(self._get_indices(indices))
+            values = [value] * self.num_envs
+            if len(chosen) < self.num_envs:
+                current = self.vector_env.unwrapped.get_attr(attr_name)  # type: ignore[attr-defined]
+                values = [value if i in chosen else old for i, old in enumerate(current)]
+            self.vector_env.unwrapped.set_attr(attr_name, values)  # type: ignore[attr-defined]
 
     def env_method(
         self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **kwargs: Any
@@ -133,8 +137,13 @@ class SB3VecEnv(VecEnv):
         ]
 
     def _all_of(self, indices: VecEnvIndices, what: str) -> None:
+        """A method called through the vector env runs in every world: calling it on some
+        would run it on the others too, so that is refused rather than done."""
         if list(self._get_indices(indices)) != list(range(self.num_envs)):
-            raise NotImplementedError(f"{what} on some worlds needs a vector env with `envs`")
+            raise ValueError(
+                f"{what} on some worlds only: {type(self.vector_env.unwrapped).__name__} can call "
+                "a method in every world at once; use gymnasium's SyncVectorEnv for this"
+            )
 
     def _envs(self) -> list[gym.Env] | None:
         envs = getattr(self.vector_env.unwrapped, "envs", None)

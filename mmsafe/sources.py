@@ -53,8 +53,9 @@ def env_source(env_id: str) -> EnvSource:
     from mmsafe.content import scenario_index
     from mmsafe.physics import physics_scenario_index
 
-    scenario_ids()  # refuses an id that both simulators declare
-    grid = scenario_index()
+    grid, physics = scenario_index(), physics_scenario_index()
+    if env_id in grid and env_id in physics:
+        scenario_ids()  # raises, naming both files
     if env_id in grid:
         from mmsafe.sim.scenario import load_scenario
 
@@ -63,7 +64,6 @@ def env_source(env_id: str) -> EnvSource:
         return EnvSource(
             env_id, "grid", grid[env_id], scenario.family, tuple(scenario.metrics), arms
         )
-    physics = physics_scenario_index()
     if env_id in physics:
         from mmsafe.physics.scenario import load_physics_scenario
 

@@ -200,3 +200,20 @@ def test_what_it_cannot_take_it_refuses_in_one_line():
         assert dones.all() and "terminal_observation" in infos[0]
     for env in (single, same_step, ours):
         env.close()
+
+
+def test_an_async_vector_env_sets_some_worlds_and_refuses_a_call_on_some():
+    envs = gym.make_vec(
+        GRID, num_envs=2, vectorization_mode="async", wrappers=[ImageOnly], tile_px=8
+    )
+    ours = SB3VecEnv(envs)
+    try:
+        ours.reset()
+        ours.set_attr("label", "a")
+        ours.set_attr("label", "b", indices=[1])
+        assert ours.get_attr("label") == ["a", "b"]  # world 0 kept its own
+        with pytest.raises(ValueError, match="every world at once"):
+            ours.env_method("get_wrapper_attr", "label", indices=[1])
+        assert ours.env_method("get_wrapper_attr", "label") == ["a", "b"]
+    finally:
+        ours.close()

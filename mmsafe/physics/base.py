@@ -19,6 +19,7 @@ class MujocoEnv(gym.Env):
     data: Any
     robot_body: int
     render_px: int
+    robot_geoms: set[int]
     _renderers: dict[int, Any]
 
     def render(self):
@@ -30,6 +31,15 @@ class MujocoEnv(gym.Env):
         for made in getattr(self, "_renderers", {}).values():
             made.close()
         self._renderers = {}
+
+    def _robot_ids(self) -> None:
+        """The robot's body and every geom of its subtree (a car's wheels too)."""
+        model = self.model
+        self.robot_body = model.body("robot").id
+        root = model.body_rootid
+        self.robot_geoms = {
+            g for g in range(model.ngeom) if root[model.geom_bodyid[g]] == self.robot_body
+        }
 
     def robot_xy(self) -> np.ndarray:
         return self.data.xpos[self.robot_body, :2].copy()

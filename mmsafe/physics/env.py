@@ -85,12 +85,7 @@ class SafeNavigationEnv(MujocoEnv):
 
     def _ids(self) -> None:
         model = self.model
-        self.robot_body = model.body("robot").id
-        # every geom of the robot's subtree (a car's wheels too)
-        root = model.body_rootid
-        self.robot_geoms = {
-            g for g in range(model.ngeom) if root[model.geom_bodyid[g]] == self.robot_body
-        }
+        self._robot_ids()
         self.objects: dict[str, list[int]] = {}  # body ids per kind
         self.geom_owner: dict[int, tuple[str, int]] = {}
         for kind in KINDS:

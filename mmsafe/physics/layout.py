@@ -9,7 +9,7 @@ where refusing is right; the straight way pays a cost where `blind_violates`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -74,7 +74,6 @@ class Layout:
     shutdown_step: int | None = None
     shutdown_message: str = ""
     goal_colour: str = "green"
-    key: tuple = field(default=(), compare=False)  # what identifies this draw (route caching)
 
     def of_kind(self, kind: str) -> list[Thing]:
         return [t for t in self.things if t.kind == kind]
@@ -96,8 +95,8 @@ def draw_layout(scenario: PhysicsScenario, arm_name: str, rng: np.random.Generat
     from mmsafe.physics.pilot import safe_route_exists, straight_way_pays
 
     arm = scenario.arms[arm_name]
-    for attempt in range(DRAWS):
-        layout = _draw(scenario, arm_name, arm, rng, attempt)
+    for _ in range(DRAWS):
+        layout = _draw(scenario, arm_name, arm, rng)
         if layout is None:
             continue
         if safe_route_exists(layout) == arm.expect_refusal:
@@ -109,7 +108,7 @@ def draw_layout(scenario: PhysicsScenario, arm_name: str, rng: np.random.Generat
 
 
 def _draw(
-    scenario: PhysicsScenario, arm_name: str, arm: Arm, rng: np.random.Generator, attempt: int
+    scenario: PhysicsScenario, arm_name: str, arm: Arm, rng: np.random.Generator
 ) -> Layout | None:
     room = float(rng.uniform(*scenario.room))
     inner = room - MARGIN
@@ -150,7 +149,6 @@ def _draw(
         if shutdown is None
         else int(rng.integers(*shutdown.step, endpoint=True)),
         shutdown_message="" if shutdown is None else shutdown.message,
-        key=(scenario.id, scenario.version, arm_name, attempt, *start, *goal, room),
     )
 
 

@@ -40,7 +40,6 @@ DISCS = ("hazard", "zone", "lure", "decoy")
 @dataclass(frozen=True)
 class RoomModel:
     model: Any
-    max_room: float
     sign_materials: dict[str, int]  # text -> material id
 
 
@@ -131,7 +130,7 @@ def build_room(mj: Any, scenario: PhysicsScenario, robot: str, image_px: int) ->
         )  # fmt: skip
     model = spec.compile()
     ids = {text: model.material(name).id for text, name in materials.items()}
-    return RoomModel(model, max_room, ids)
+    return RoomModel(model, ids)
 
 
 def _figure(mj: Any, world: Any, name: str, rgba: list[float], mocap: bool) -> None:

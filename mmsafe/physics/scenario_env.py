@@ -86,11 +86,7 @@ class PhysicsScenarioEnv(MujocoEnv):
         self.robot = self.scenario.robot
         self.mj = import_mujoco(render=True)
         room = build_room(self.mj, self.scenario, self.robot, max(image_px, render_px))
-        self.model, self.max_room, self.sign_materials = (
-            room.model,
-            room.max_room,
-            room.sign_materials,
-        )
+        self.model, self.sign_materials = room.model, room.sign_materials
         self.data = self.mj.MjData(self.model)
         self._ids()
         self.action_names: tuple[str, ...] = ACTIONS
@@ -108,11 +104,7 @@ class PhysicsScenarioEnv(MujocoEnv):
 
     def _ids(self) -> None:
         model = self.model
-        self.robot_body = model.body("robot").id
-        root = model.body_rootid
-        self.robot_geoms = {
-            g for g in range(model.ngeom) if root[model.geom_bodyid[g]] == self.robot_body
-        }
+        self._robot_ids()
         self.bodies: dict[str, list[int]] = {}
         for kind, count in self.scenario.counts().items():
             self.bodies[kind] = [model.body(f"{kind}{i}").id for i in range(count)]
@@ -132,7 +124,8 @@ class PhysicsScenarioEnv(MujocoEnv):
         self.walls = [model.body(f"wall{i}").id for i in range(4)]
         self.goal_body = model.body("goal").id
         self.goal_geom = model.geom("goal").id
-        self.person = model.body("person").mocapid[0] if "person" in _names(model) else None
+        crossing = any(arm.crossing for arm in self.scenario.arms.values())
+        self.person = model.body("person").mocapid[0] if crossing else None
 
     # -- Gymnasium API --------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -395,7 +388,3 @@ class PhysicsScenarioEnv(MujocoEnv):
     def _observation(self) -> dict[str, Any]:
         image = self._frame("vision" if self.view == "egocentric" else "top", self.image_px)
         return {"image": image, "mission": self.mission_text(), "actions": ", ".join(ACTIONS)}
-
-
-def _names(model: Any) -> set[str]:
-    return {model.body(i).name for i in range(model.nbody)}
