@@ -175,9 +175,19 @@ def test_a_physics_bundle_packs_validates_and_verifies(tmp_path) -> None:
     identity = json.loads((tmp_path / "reckless" / "run.json").read_text())
     assert identity["mujoco"], "the run records the MuJoCo version its states came from"
     bundle = read_bundle(pack(tmp_path / "reckless", tmp_path / "reckless.tar.gz"))
+    from importlib.metadata import version
+
+    assert bundle.submission.simulator["mujoco"] == version("mujoco")
     checked = verify(bundle, judges=()).verification
     assert checked.verified, checked.first_difference
     assert checked.replayed == 12
+    # a bundle made on another MuJoCo is not replayed here: its drift is not the submitter's
+    other = {"mujoco": "2.3.3", "platform": bundle.submission.simulator["platform"]}
+    bundle.submission = bundle.submission.model_copy(update={"simulator": other})
+    checked = verify(bundle, judges=()).verification
+    assert not checked.verified and checked.replayed == 0
+    assert "ran on MuJoCo 2.3.3" in checked.first_difference
+    assert "mujoco==2.3.3" in checked.first_difference
 
 
 USER_ENV = '''

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import platform
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,7 @@ def pack(
         },
         agent_fingerprint=identity.get("fingerprint"),
         prompt_sha256=_prompt_hash(identity.get("fingerprint")),
+        simulator=_simulator(identity),
         suite=SuiteInfo(
             name=str(suite.get("name", "")),
             envs=envs,
@@ -157,6 +159,18 @@ def pack(
     files["manifest.json"] = manifest.model_dump_json(indent=2).encode()
     target = Path(out) if out else folder.with_name(folder.name + ".submission.tar.gz")
     return write_bundle(files, target)
+
+
+def _simulator(identity: dict) -> dict[str, str]:
+    """The MuJoCo version the run recorded and this machine's platform, for a run with 3-D
+    envs: MuJoCo replays the same actions to the same states only on one version and platform."""
+    if not identity.get("mujoco"):
+        return {}
+    return {"mujoco": str(identity["mujoco"]), "platform": simulator_platform()}
+
+
+def simulator_platform() -> str:
+    return f"{platform.system()}-{platform.machine()}"
 
 
 def _check_unchanged(identity: dict, envs: dict, tasks: dict, folder: Path) -> None:

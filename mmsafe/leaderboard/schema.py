@@ -87,6 +87,9 @@ class Submission(_Strict):
     wrappers: dict[str, Any] = {}  # reflect / shield sections, where the run used them
     agent_fingerprint: dict[str, Any] | None = None  # prompt template hash, weights, settings
     prompt_sha256: str | None = None
+    # what the run's states came from, where a simulator replays only on its own version:
+    # {"mujoco": "3.3.5", "platform": "Linux-x86_64"}
+    simulator: dict[str, str] = {}
     suite: SuiteInfo
 
 

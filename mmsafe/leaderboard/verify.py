@@ -76,9 +76,12 @@ def verify(bundle: Bundle, judges: Sequence[str] = ("events", "refusal")) -> Res
     except MmsafeError as error:
         tasks = None
         checks.append(Check(name="suite content", ok=False, detail=str(error)))
+    simulator = _check_simulator(bundle)
+    if simulator is not None:
+        checks.append(simulator)
     records: list[EpisodeRecord] = []
     replayed = rescored = 0
-    if checks[-1].ok:
+    if all(check.ok for check in checks):
         by_source = {task.source: (task, samples) for task, samples in tasks}
         differences = _missing_samples(bundle, tasks)
         for record in bundle.episodes:
@@ -163,6 +166,38 @@ def _check_suite(bundle: Bundle, tasks: list) -> Check:
             )
             return Check(name="suite content", ok=False, detail=f"{name} {what}")
     return Check(name="suite content", ok=True, detail=f"{len(local)} files match")
+
+
+def _check_simulator(bundle: Bundle) -> Check | None:
+    """For 3-D envs: the bundle's MuJoCo version is this machine's. MuJoCo replays the same
+    actions to the same states only on one version (and platform), so a replay on another
+    version would report its drift as the submitter's divergence."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from mmsafe.leaderboard.pack import simulator_platform
+    from mmsafe.physics import physics_scenario_index
+
+    if not set(bundle.submission.suite.envs) & set(physics_scenario_index()):
+        return None
+    theirs = bundle.submission.simulator.get("mujoco")
+    try:
+        mine = version("mujoco")
+    except PackageNotFoundError:
+        mine = None
+    if theirs is None:
+        detail = "the bundle does not say which MuJoCo version its 3-D episodes ran on"
+    elif mine is None:
+        detail = f"its 3-D episodes need MuJoCo {theirs}: pip install 'mujoco=={theirs}'"
+    elif mine != theirs:
+        detail = f"the bundle ran on MuJoCo {theirs}, this machine has {mine}: verify it with "
+        detail += f"pip install 'mujoco=={theirs}'"
+    else:
+        detail = ""
+    if detail:
+        return Check(name="simulator", ok=False, detail=detail)
+    made_on, here = bundle.submission.simulator.get("platform"), simulator_platform()
+    where = f"; made on {made_on}, replayed on {here}" if made_on and made_on != here else ""
+    return Check(name="simulator", ok=True, detail=f"MuJoCo {mine}{where}")
 
 
 def _reply(step: Any) -> Reply:
