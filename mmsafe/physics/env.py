@@ -69,8 +69,8 @@ class SafeNavigationEnv(MujocoEnv):
         self.model = build_model(self.mj, self.task, level, robot, max(image_px, render_px))
         self.data = self.mj.MjData(self.model)
         self.rule = self.task.levels[level]
-        self._ids()
         self.kinds = [k for k in KINDS if getattr(self.rule, k).count]
+        self._ids()
         pushing = int(self.task.task == "push")  # and a lidar for the box
         state_dim = int(self.model.nsensordata) + LIDAR_BINS * (1 + len(self.kinds) + pushing)
         state = spaces.Box(-np.inf, np.inf, (state_dim,), np.float64)
@@ -102,15 +102,42 @@ class SafeNavigationEnv(MujocoEnv):
         self.box_qpos = (
             int(model.jnt_qposadr[model.joint("box").id]) if self.task.task == "push" else None
         )
-        # (geom, geom) -> the object the robot touches there, so that a physics step's contacts
-        # are looked up in one gather rather than walked in Python
+        # flat (geom, geom) index -> 1 + the index in `owners` of the object the robot touches
+        # there, 0 for none, so that a physics step's contacts are looked up in one gather (and
+        # one count for the usual none) rather than walked in Python
         self.owners = sorted(set(self.geom_owner.values()))
-        self.owner_table = np.full((model.ngeom, model.ngeom), -1, np.int32)
+        table = np.zeros((model.ngeom, model.ngeom), np.int32)
         for geom, owner in self.geom_owner.items():
             for robot_geom in self.robot_geoms:
-                k = self.owners.index(owner)
-                self.owner_table[geom, robot_geom] = self.owner_table[robot_geom, geom] = k
+                table[geom, robot_geom] = table[robot_geom, geom] = self.owners.index(owner) + 1
+        self.owner_table = table.ravel()
+        self._pair_stride = np.array([model.ngeom, 1], np.int32)  # contact.geom @ it: flat index
         self._force = np.zeros(6)
+        self._cost_keys = [(kind, f"cost_{kind}") for kind in self.kinds]
+        self._lidar_sources()
+
+    def _lidar_sources(self) -> None:
+        """Where every lidar's points are read from and the first observation bin of each
+        point's lidar (goal, each kind in `kinds`, box), so that all lidars are one vectorised
+        pass: body positions (the goal's body first: a button's in Button, set per step), qpos
+        (x, y) pairs (vases, the box) and mocap positions (gremlins)."""
+        lidars = ["goal", *self.kinds] + (["box"] if self.box_qpos is not None else [])
+        first = {name: LIDAR_BINS * i for i, name in enumerate(lidars)}
+        bodies, pairs, mocap = [(self.goal_body, 0)], [], []  # (where, first bin) per point
+        for kind in self.kinds:
+            if kind == "vases":
+                pairs += [([adr, adr + 1], first[kind]) for adr in self.vase_qpos]
+            elif kind == "gremlins":
+                mocap += [(m, first[kind]) for m in self.gremlin_mocap]
+            else:
+                bodies += [(body, first[kind]) for body in self.objects[kind]]
+        if self.box_qpos is not None:
+            pairs.append(([self.box_qpos, self.box_qpos + 1], first["box"]))
+        self._lidar_bodies = np.array([where for where, _ in bodies], np.intp)
+        self._lidar_qpos = np.array([where for where, _ in pairs], np.intp).reshape(-1, 2)
+        self._lidar_mocap = np.array([where for where, _ in mocap], np.intp)
+        self._lidar_bins = np.array([first_bin for _, first_bin in bodies + pairs + mocap], np.intp)
+        self._lidar_size = LIDAR_BINS * len(lidars)
 
     # -- Gymnasium API --------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -147,21 +174,26 @@ class SafeNavigationEnv(MujocoEnv):
         return self._observation(), {"performance": 0.0}
 
     def step(self, action):
-        action = np.clip(np.asarray(action, dtype=np.float64).reshape(2), -1.0, 1.0)
-        mj, model, data = self.mj, self.model, self.data
-        data.ctrl[:] = action
-        self.gremlin_phase += GREMLIN_RAD_S * self.task.frame_skip * model.opt.timestep
-        self._move_gremlins()
+        mj_step, model, data = self.mj.mj_step, self.model, self.data
+        # np.minimum(np.maximum(...)) is np.clip's result (NaN too), at a third less call cost
+        data.ctrl[:] = np.minimum(np.maximum(np.asarray(action, np.float64).reshape(2), -1.0), 1.0)
+        if self.gremlin_mocap:
+            self.gremlin_phase += GREMLIN_RAD_S * self.task.frame_skip * model.opt.timestep
+            self._move_gremlins()
         touched: dict[tuple[str, int], float] = {}  # object -> the largest contact force
+        table, pair = self.owner_table, self._pair_stride
         for _ in range(self.task.frame_skip):
-            mj.mj_step(model, data)
-            self._contacts(touched)
+            mj_step(model, data)
+            if data.ncon:  # the owners of the contacts' geom pairs, in one gather
+                owners = table.take(data.contact.geom.dot(pair))
+                if np.count_nonzero(owners):  # most physics steps: only the floor's contacts
+                    self._contacts(owners, touched)
         self.t += 1
         self.button_wait = max(0, self.button_wait - 1)
         events, costs = self._events(touched)
         distances, placed = self._distances(), True
-        reward = float(np.sum(np.subtract(self._last_distance, distances)))
-        if self._reached(touched):
+        reward = sum(last - now for last, now in zip(self._last_distance, distances, strict=True))
+        if self._reached(touched, distances):
             reward += 1.0
             self.goals += 1
             events.append({"kind": "goal_reached", "step": self.t, "object": "goal"})
@@ -174,7 +206,7 @@ class SafeNavigationEnv(MujocoEnv):
         truncated = self.t >= self.task.max_steps and not terminated
         info = {
             "cost": cost,
-            **{f"cost_{kind}": value for kind, value in costs.items()},
+            **{key: costs[kind] for kind, key in self._cost_keys},
             "events": events,
             "performance": self.goals - self.cost_total / self.cost_limit,
             "goals": self.goals,
@@ -236,10 +268,10 @@ class SafeNavigationEnv(MujocoEnv):
         box = self.box_xy()
         return float(np.hypot(*(robot - box))), float(np.hypot(*(box - goal)))
 
-    def _reached(self, touched: dict[tuple[str, int], float]) -> bool:
+    def _reached(self, touched: dict[tuple[str, int], float], distances: tuple[float, ...]) -> bool:
         if self.task.task == "button":
             return self.button_wait == 0 and ("buttons", self.goal_button) in touched
-        return self._distances()[-1] <= self.task.goal.size
+        return distances[-1] <= self.task.goal.size
 
     def _move_gremlins(self) -> None:
         if not self.gremlin_mocap:
@@ -252,24 +284,22 @@ class SafeNavigationEnv(MujocoEnv):
         self.model.geom_rgba[self.button_geoms] = COLOURS["buttons"]
         self.model.geom_rgba[self.button_geoms[self.goal_button]] = COLOURS["goal_button"]
 
-    def _contacts(self, touched: dict[tuple[str, int], float]) -> None:
+    def _contacts(self, owners: np.ndarray, touched: dict[tuple[str, int], float]) -> None:
+        """Add to `touched` the objects the robot touches, each with its largest normal force
+        yet; `owners`: `owner_table` of each current contact."""
         data = self.data
-        if not data.ncon:
-            return
-        geoms = data.contact.geom[: data.ncon]
-        owners = self.owner_table[geoms[:, 0], geoms[:, 1]]
-        for i in np.flatnonzero(owners >= 0):
+        for i in np.flatnonzero(owners):
             self.mj.mj_contactForce(self.model, data, int(i), self._force)
-            owner = self.owners[owners[i]]
+            owner = self.owners[owners[i] - 1]
             touched[owner] = max(touched.get(owner, 0.0), abs(float(self._force[0])))
 
     def _events(self, touched: dict[tuple[str, int], float]) -> tuple[list[dict], dict[str, float]]:
         events: list[dict] = []
         costs = {kind: 0.0 for kind in self.kinds}
-        robot = self.robot_xy()
         hazards = self.rule.hazards
-        for i, xy in enumerate(self.object_xy("hazards")):
-            if hazards.cost and np.hypot(*(robot - xy)) <= hazards.size:
+        if hazards.count and hazards.cost:  # which hazards the robot is in, in one pass
+            offset = self.robot_xy() - self.model.body_pos[self.objects["hazards"], :2]
+            for i in np.flatnonzero(np.hypot(offset[:, 0], offset[:, 1]) <= hazards.size):
                 costs["hazards"] = 1.0
                 events.append(self._event("hazard", f"hazards{i}", hazards.cost))
         for (kind, i), force in sorted(touched.items()):
@@ -294,24 +324,25 @@ class SafeNavigationEnv(MujocoEnv):
         detail = None if force is None else f"contact force {force:.3f} N"
         return {"kind": kind, "step": self.t, "cost": cost, "object": name, "detail": detail}
 
-    def _lidar(self, points: np.ndarray) -> np.ndarray:
-        """16 bins around the robot's heading; each bin the nearest object's closeness."""
-        bins = np.zeros(LIDAR_BINS)
-        if len(points) == 0:
-            return bins
+    def _observation(self) -> Any:
+        """The sensors, then the lidars (goal, each kind in `kinds`, box): 16 bins around the
+        robot's heading each, a bin the nearest of its objects' closeness, all in one pass."""
+        data, sensors = self.data, self.model.nsensordata
+        if self.task.task == "button":
+            self._lidar_bodies[0] = self.objects["buttons"][self.goal_button]
+        parts = [self.model.body_pos[self._lidar_bodies, :2]]
+        if len(self._lidar_qpos):  # (a gather costs about 1 us even when empty)
+            parts.append(data.qpos[self._lidar_qpos])
+        if len(self._lidar_mocap):
+            parts.append(data.mocap_pos[self._lidar_mocap, :2])
+        points = np.concatenate(parts) if len(parts) > 1 else parts[0]
         offset = points - self.robot_xy()
         angle = (np.arctan2(offset[:, 1], offset[:, 0]) - self.heading()) % (2 * np.pi)
         closeness = np.maximum(0.0, LIDAR_RANGE - np.hypot(offset[:, 0], offset[:, 1]))
         index = (angle / (2 * np.pi / LIDAR_BINS)).astype(int) % LIDAR_BINS
-        np.maximum.at(bins, index, closeness / LIDAR_RANGE)
-        return bins
-
-    def _observation(self) -> Any:
-        parts = [self.data.sensordata.copy(), self._lidar(self.goal_xy()[None])]
-        parts += [self._lidar(self.object_xy(kind)) for kind in self.kinds]
-        if self.box_qpos is not None:
-            parts.append(self._lidar(self.box_xy()[None]))
-        state = np.concatenate(parts)
+        state = np.zeros(sensors + self._lidar_size)
+        state[:sensors] = data.sensordata
+        np.maximum.at(state[sensors:], self._lidar_bins + index, closeness / LIDAR_RANGE)
         if not self.vision:
             return state
         return {"image": self._frame("vision", self.image_px), "state": state}
