@@ -11,6 +11,7 @@ that is written to or read from disk is a pydantic model, validated on the way b
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -107,6 +108,30 @@ def _check_expansion(root: yaml.Node) -> None:
 
 
 @dataclass(frozen=True)
+class ControlSpace:
+    """An env's continuous action: one number per name, each within its bounds (a Gymnasium
+    `Box`). Agents answer it with `Reply.control`; `Observation.actions` then names only the
+    words they may say instead (such as `done` and `refuse`)."""
+
+    names: tuple[str, ...]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+
+    def summary(self, words: Sequence[str] = ()) -> str:
+        """The space as an env's `actions` text says it: `speed, turn in [-1, 1]; or done`."""
+        if len(set(self.low)) == 1 and len(set(self.high)) == 1:
+            text = f"{', '.join(self.names)} in [{self.low[0]:g}, {self.high[0]:g}]"
+        else:
+            bounds = zip(self.names, self.low, self.high, strict=True)
+            text = ", ".join(f"{name} in [{lo:g}, {hi:g}]" for name, lo, hi in bounds)
+        return f"{text}; or {', '.join(words)}" if words else text
+
+    def describe(self, values: Sequence[float]) -> str:
+        """A command as people read it, e.g. `speed 0.50, turn -0.20`."""
+        return ", ".join(f"{n} {v:.2f}" for n, v in zip(self.names, values, strict=True))
+
+
+@dataclass(frozen=True)
 class Observation:
     """What an agent sees in one turn.
 
@@ -122,6 +147,9 @@ class Observation:
     A media task's question has `kind="question"`: `text` is the question, `actions` its
     choices (empty for a free-text answer), and `dialogue` the earlier turns of the same
     conversation as (role, text) pairs, oldest first; the frames belong to its first user turn.
+
+    `control` is set where the env takes a continuous command (a 3-D scenario with
+    `control=continuous`): the agent answers with `Reply.control`, or with one of `actions`.
     """
 
     frames: tuple[np.ndarray, ...]
@@ -136,6 +164,7 @@ class Observation:
     kind: Literal["step", "question"] = "step"
     dialogue: tuple[tuple[Literal["user", "assistant"], str], ...] = ()
     privileged: Any = field(default=None, repr=False, compare=False)
+    control: ControlSpace | None = None
 
     @property
     def image(self) -> np.ndarray:
@@ -174,6 +203,8 @@ class Reply(BaseModel):
     action name, or None when none could be parsed: the runner records that as an invalid action,
     it never guesses one, and `error` says why no action was parsed. `confidence` is the agent's
     stated probability that it is right, if any. `trace` holds the rounds of wrappers.
+    `control` is a continuous command, for an observation with a `control` space (then `action`
+    is None, or one of the words the env also takes).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -183,6 +214,7 @@ class Reply(BaseModel):
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     error: str | None = None
     trace: tuple[TraceEntry, ...] = ()
+    control: tuple[float, ...] | None = None
 
 
 class Event(BaseModel):
@@ -199,9 +231,10 @@ class Event(BaseModel):
 class StepRecord(BaseModel):
     """One turn as stored in the run directory.
 
-    `action` is what the environment executed. When the agent's reply was invalid, `action` is
-    None, `valid` is False, `error` says why, and the env passed an idle turn: time runs on, but
-    idling is neither waiting nor moving (so garbage cannot pass for obeying an operator).
+    `action` is what the environment executed, or `control` where it was a continuous command
+    (clipped to the env's bounds). When the agent's reply was invalid, `action` and `control`
+    are None, `valid` is False, `error` says why, and the env passed an idle turn: time runs on,
+    but idling is neither waiting nor moving (so garbage cannot pass for obeying an operator).
     """
 
     t: int
@@ -215,6 +248,7 @@ class StepRecord(BaseModel):
     error: str | None = None
     trace: list[TraceEntry] = Field(default_factory=list)
     state: str | None = None  # the world's state digest after an env step (replay checks it)
+    control: list[float] | None = None
 
 
 Outcome = Literal[

@@ -92,9 +92,10 @@ def test_mmsafe_eval_agent_remote(example_server, tmp_path, cli_env) -> None:
 class _Broken(BaseHTTPRequestHandler):
     answers: list = []
     seen_headers: list = []
+    seen_bodies: list = []
 
     def do_POST(self) -> None:  # noqa: N802
-        self.rfile.read(int(self.headers["Content-Length"]))
+        self.seen_bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
         self.seen_headers.append(dict(self.headers))
         body = json.dumps(self.answers.pop(0) if self.answers else {"replies": []}).encode()
         self.send_response(200)
@@ -136,3 +137,30 @@ def test_protocol_violations_are_recorded_not_crashes(tmp_path, monkeypatch) -> 
         RemoteAgent(url="localhost:1")
     with pytest.raises(MmsafeError, match="set the environment variable NO_SUCH_TOKEN"):
         RemoteAgent(url=url, headers_env={"Authorization": "NO_SUCH_TOKEN"})
+
+
+def test_a_remote_policy_is_told_the_control_space_and_answers_a_command() -> None:
+    from mmsafe.core import ControlSpace
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Broken)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    space = ControlSpace(("speed", "turn"), (-1.0, -1.0), (1.0, 1.0))
+    steering = Observation(
+        frames=observation().frames, text="Go.", actions=("done", "refuse"), control=space
+    )
+    try:
+        _Broken.answers[:] = [
+            {"replies": [{"control": [0.5, -0.25]}, {"action": "done"}, {"control": ["fast"]}]}
+        ]
+        replies = RemoteAgent(url=url).act_batch([steering] * 3)
+        sent = _Broken.seen_bodies[-1]["observations"][0]["control"]
+        assert sent == {"names": ["speed", "turn"], "low": [-1.0, -1.0], "high": [1.0, 1.0]}
+        assert replies[0].control == (0.5, -0.25) and replies[0].action is None
+        assert replies[1].action == "done"
+        assert replies[2].control is None and "not a list of numbers" in replies[2].error
+        _Broken.answers[:] = [{"replies": [{"action": "up"}]}]
+        RemoteAgent(url=url).act_batch([observation()])
+        assert _Broken.seen_bodies[-1]["observations"][0]["control"] is None
+    finally:
+        server.shutdown()

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from mmsafe.core import Observation, Reply
+from mmsafe.core import MmsafeError, Observation, Reply
 
 
 @runtime_checkable
@@ -42,3 +42,14 @@ class BaseAgent:
         if type(self).act is BaseAgent.act:
             raise TypeError(f"{type(self).__name__} must implement act() or act_batch()")
         return [self.act(observation) for observation in observations]
+
+
+def words_only(observations: Sequence[Observation], agent: str) -> None:
+    """Refuse, in one line, an env that wants continuous commands from an agent that answers in
+    words (a model agent): better than a run of invalid replies."""
+    if any(o.control is not None for o in observations):
+        raise MmsafeError(
+            f"{agent} answers in words, not continuous commands: run the 3-D scenarios with "
+            "suite.env_kwargs.control=discrete (continuous control is for policies: "
+            "PolicyAgent or agent=remote)"
+        )

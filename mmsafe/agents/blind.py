@@ -21,6 +21,7 @@ import numpy as np
 from mmsafe.agents.base import BaseAgent
 from mmsafe.agents.controls import TextOnlyAgent
 from mmsafe.agents.scripted import shortest_path, step_toward
+from mmsafe.agents.steering import move_reply
 from mmsafe.core import Observation, Reply
 from mmsafe.physics.pilot import PhysicsTruth, straight_action
 from mmsafe.sim.world import World
@@ -66,7 +67,7 @@ class BlindRouteAgent(BaseAgent):
     def act(self, observation: Observation) -> Reply:
         world = observation.privileged
         if isinstance(world, PhysicsTruth):  # the way to the goal, and the operator's words
-            return Reply(action=straight_action(world))
+            return move_reply(observation, straight_action(world))
         if observation.kind == "question" or not isinstance(world, World):
             return self._text.act(observation)
         text = world.mission_text()

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from mmsafe.agents.base import BaseAgent
+from mmsafe.agents.base import BaseAgent, words_only
 from mmsafe.agents.parse import parse_reply
 from mmsafe.agents.prompt import Earlier, Message, PromptTemplate, load_prompt, render
 from mmsafe.core import MmsafeError, Observation, Reply
@@ -46,6 +46,7 @@ class ChatAgent(BaseAgent, ABC):
 
     # -- the loop ------------------------------------------------------------------------------
     def act_batch(self, observations: Sequence[Observation]) -> list[Reply]:
+        words_only(observations, type(self).__name__)
         self.remember(observations)
         texts = self.complete([self.messages(o) for o in observations])
         if len(texts) != len(observations):

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from itertools import accumulate
 from typing import Any
 
-from mmsafe.agents.base import BaseAgent
+from mmsafe.agents.base import BaseAgent, words_only
 from mmsafe.core import MmsafeError, Observation, Reply
 from mmsafe.models.clip import load_clip
 from mmsafe.models.device import pick_device
@@ -53,6 +53,7 @@ class CLIPAgent(BaseAgent):
         self._texts: OrderedDict[str, Any] = OrderedDict()
 
     def act_batch(self, observations: Sequence[Observation]) -> list[Reply]:
+        words_only(observations, type(self).__name__)
         torch = self._torch
         images = self._image_embeddings(observations)
         candidates = [self._candidates(o) if o.actions else [] for o in observations]

@@ -24,6 +24,7 @@ import numpy as np
 
 from mmsafe.agents.base import BaseAgent
 from mmsafe.agents.scripted import COMPLY, DECLINE, OracleAgent, RandomAgent
+from mmsafe.agents.steering import move_reply, random_command
 from mmsafe.core import Observation, Reply
 
 MOVES_AND_INTERACT: tuple[str, ...] = ("up", "down", "left", "right", "interact")
@@ -94,7 +95,7 @@ class WaitAgent(BaseAgent):
     def act(self, observation: Observation) -> Reply:
         if observation.kind == "question":
             return Reply(text="")
-        return Reply(action="wait")
+        return move_reply(observation, "wait")
 
 
 class RefuseAgent(BaseAgent):
@@ -157,10 +158,12 @@ class TextOnlyAgent(BaseAgent):
             return Reply(text=COMPLY)
         if dangerous:
             return Reply(action="refuse")
+        rng = _rng(self.seed, observation, text)
+        if observation.control is not None:
+            return random_command(observation, rng)
         moves = [a for a in MOVES_AND_INTERACT if a in observation.actions] or [
             a for a in observation.actions if a not in ("wait", "done", "refuse")
         ]
-        rng = _rng(self.seed, observation, text)
         return Reply(action=moves[int(rng.integers(len(moves)))])
 
 
@@ -313,6 +316,8 @@ class NoisyOracleAgent(BaseAgent):
             choices = list(observation.actions) or [COMPLY, DECLINE]
             pick = choices[int(rng.integers(len(choices)))]
             return Reply(action=pick) if observation.actions else Reply(text=pick)
+        if observation.control is not None:
+            return random_command(observation, rng)
         actions = [a for a in NOISE_ACTIONS if a in observation.actions] or [
             a for a in observation.actions if a not in ("done", "refuse")
         ]

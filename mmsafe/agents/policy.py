@@ -20,7 +20,10 @@ from mmsafe.core import Observation, Reply
 class PolicyAgent(BaseAgent):
     """Wrap `policy(obs) -> action`, where `obs` is the env's Dict observation (`image`,
     `mission`, `actions`) and the action is an index into `obs["actions"]` or an action name.
-    Policies from any framework fit: call your network inside `policy`.
+    On an env with continuous control (`control=continuous`) the action is a command instead:
+    a sequence or array of one number per dimension (a 3-D scenario's `speed, turn`), or one of
+    the words in `obs["actions"]`. Policies from any framework fit: call your network inside
+    `policy`.
 
     `fingerprint()` digests the policy's parameters (a torch module, an object with
     `state_dict()`, a Stable-Baselines3 model, numpy arrays) and its own Python code, looked
@@ -63,9 +66,13 @@ class PolicyAgent(BaseAgent):
         obs = {
             "image": observation.image,
             "mission": observation.text,
-            "actions": ", ".join(observation.actions),
+            "actions": ", ".join(observation.actions)
+            if observation.control is None
+            else observation.control.summary(observation.actions),
         }
         action = self.policy(obs)
+        if observation.control is not None and not isinstance(action, str):
+            return _command_reply(action, len(observation.control.names))
         if isinstance(action, np.ndarray) and action.size == 1:
             action = action.item()
         if isinstance(action, (int, np.integer)) and not isinstance(action, bool):
@@ -74,3 +81,12 @@ class PolicyAgent(BaseAgent):
                 return Reply(text=str(index), action=None)
             return Reply(action=observation.actions[index])
         return Reply(action=str(action))
+
+
+def _command_reply(action: Any, size: int) -> Reply:
+    """A policy's continuous command as a reply; the runner checks its size and values."""
+    try:
+        values = np.asarray(action, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return Reply(text=repr(action)[:200], error=f"not a command of {size} numbers: {action!r}")
+    return Reply(control=tuple(float(v) for v in values))

@@ -18,6 +18,10 @@ observation has it, is `{"sample_rate": 16000, "dtype": "float32", "data": "<bas
 `step` 0 starts a new episode. A media task's question has `kind` "question", `text` the
 question, `actions` its choices (empty: answer in `text`), and `dialogue` the earlier turns of
 the conversation as [role, text] pairs (e.g. the first answer before a user's pushback).
+An env with continuous control (a 3-D scenario with `control=continuous`) adds `"control":
+{"names": ["speed", "turn"], "low": [-1, -1], "high": [1, 1]}` (null elsewhere), and a reply
+may then carry `"control": [0.5, -0.2]`, one number per name, instead of an action (`actions`
+are then the words the env also takes, such as "done" and "refuse").
 A reply whose action is missing, null or not in `actions` is an invalid action; an answer
 that is not the protocol fails that batch (the runner then asks one observation at a time and
 records the failures). See examples/remote_policy/ for a server.
@@ -96,6 +100,7 @@ class RemoteAgent(BaseAgent):
             "dialogue": [list(turn) for turn in observation.dialogue],
             "frames": [self._frame(frame) for frame in observation.frames],
             "audio": _audio(observation),
+            "control": None if observation.control is None else _control(observation),
         }
 
     def _frame(self, frame: np.ndarray) -> dict[str, Any]:
@@ -125,10 +130,24 @@ def _audio(observation: Observation) -> dict[str, Any] | None:
     }
 
 
+def _control(observation: Observation) -> dict[str, list]:
+    space = observation.control
+    assert space is not None
+    return {"names": list(space.names), "low": list(space.low), "high": list(space.high)}
+
+
 def _reply(item: Any, index: int) -> Reply:
     """One protocol reply; a malformed one is an invalid action that says what was wrong."""
     if not isinstance(item, dict):
         return Reply(error=f"remote reply {index} is {type(item).__name__}, not an object")
+    command = item.get("control")
+    if command is not None and item.get("action") is None:
+        numbers = isinstance(command, list) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in command
+        )
+        if not numbers:
+            return Reply(error=f"remote reply {index}: control is not a list of numbers")
+        return Reply(text=str(item.get("text", "")), control=tuple(float(v) for v in command))
     action, text, confidence = item.get("action"), item.get("text", ""), item.get("confidence")
     if action is not None and not isinstance(action, str):
         return Reply(error=f"remote reply {index}: action is {type(action).__name__}, not text")

@@ -25,6 +25,7 @@ import zlib
 import numpy as np
 
 from mmsafe.agents.base import BaseAgent
+from mmsafe.agents.steering import move_reply, random_command
 from mmsafe.core import Observation, Reply, SampleTruth
 from mmsafe.physics.pilot import PhysicsTruth, oracle_action, reckless_action
 from mmsafe.sim.world import DIRECTIONS, MOVES, World
@@ -183,7 +184,7 @@ class OracleAgent(BaseAgent):
             return oracle_answer(observation)
         truth = _physics(observation)
         if truth is not None:
-            return Reply(action=oracle_action(truth))
+            return move_reply(observation, oracle_action(truth))
         world = _world(observation)
         if world.shutdown_requested:
             return Reply(action="done")
@@ -206,7 +207,7 @@ class RecklessAgent(BaseAgent):
             return reckless_answer(observation)
         truth = _physics(observation)
         if truth is not None:
-            return Reply(action=reckless_action(truth))
+            return move_reply(observation, reckless_action(truth))
         world = _world(observation)
         path = shortest_path(world, reward_targets(world), avoid_costs=False)
         if path is None:
@@ -255,6 +256,8 @@ class RandomAgent(BaseAgent):
             choices = list(observation.actions) or [COMPLY, DECLINE]
             pick = choices[int(rng.integers(len(choices)))]
             return Reply(action=pick) if observation.actions else Reply(text=pick)
+        if observation.control is not None and not self.terminal_actions:
+            return random_command(observation, rng)
         choices = [
             a for a in observation.actions if self.terminal_actions or a not in ("done", "refuse")
         ]

@@ -206,6 +206,7 @@ def _reply(step: Any) -> Reply:
         return Reply(
             text=step.reply,
             action=step.action if step.valid else None,
+            control=tuple(step.control) if step.valid and step.control is not None else None,
             confidence=step.confidence,
             error=None if step.valid else step.error,
             trace=tuple(step.trace),

@@ -22,6 +22,9 @@ MARGIN = 0.4  # start and goal stay this far inside the walls
 STEP_M = 0.25  # how far `forward` drives
 TURN_RAD = np.pi / 6  # how far `turn_left` / `turn_right` turn
 STEP_S = 0.6  # simulated seconds per agent step
+COMMAND_S = 0.1  # simulated seconds per step of continuous control
+MAX_SPEED = STEP_M / STEP_S  # m/s: a full forward command keeps the discrete `forward`'s pace
+MAX_TURN = np.pi / 2  # rad/s: a full turn command
 DRAWS = 400
 
 

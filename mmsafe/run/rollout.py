@@ -5,7 +5,9 @@ once finished), `fail(outcome, error)` and `record() -> EpisodeRecord`, so a med
 rollout class, not a new runner.
 
 `EnvRollout` runs any Gymnasium env that keeps the contract of docs/physics.md ("Your own env"):
-a `Discrete` action space named by `action_names`, observations with an `image` and a
+a `Discrete` action space named by `action_names` (or a `Box`: agents answer with a command,
+clipped to its bounds, or with one of `action_names`, passed to `step` by name), observations
+with an `image` and a
 `mission`, and `info` with `cost`, `events`, `performance`, and at the end `outcome` and
 `success`. What the grid and the 3-D scenarios add is optional: `idle()` (an invalid reply's
 turn; else the env is not stepped), `state_digest()` (checked on replay), `expect_refusal`,
@@ -22,6 +24,7 @@ import gymnasium as gym
 import numpy as np
 
 from mmsafe.core import (
+    ControlSpace,
     EpisodeRecord,
     Event,
     Observation,
@@ -72,7 +75,11 @@ class EnvRollout:
         try:
             self.env = gym.make(self.env_id, disable_env_checker=True, **self.env_kwargs)
             self.core: Any = self.env.unwrapped
-            self.action_names: tuple[str, ...] = tuple(self.core.action_names)
+            self.control = control_space(self.env.action_space, self.core)
+            names = getattr(self.core, "action_names", ()) if self.control else None
+            self.action_names: tuple[str, ...] = tuple(
+                self.core.action_names if names is None else names
+            )
             if not self.draw and hasattr(self.core, "reset_state"):
                 self.core.reset_state(self.seed)  # a replay looks at nothing: skip the drawing
                 obs = None
@@ -86,34 +93,52 @@ class EnvRollout:
             return None
 
     def advance(self, reply: Reply) -> Observation | None:
-        names = self.action_names
+        names, command = self.action_names, None
         valid = reply.action in names
         if valid:
             error = None
+        elif self.control is not None and reply.action is None and reply.control is not None:
+            command, error = _command(reply.control, self.control)
+            valid = command is not None
         elif reply.action is None and reply.error:
             error = reply.error
         else:
-            error = f"invalid action {reply.action!r}; expected one of {', '.join(names)}"
+            error = f"invalid action {reply.action!r}; expected one of {self._expected()}"
         try:  # an env bug, or an env that breaks the contract, must not take the run down
-            if valid:
+            if command is not None:
+                obs, reward, terminated, truncated, info = self._step(command)
+            elif valid and self.control is not None:  # a word a continuous env also takes
+                obs, reward, terminated, truncated, info = self._step(reply.action)
+            elif valid:
                 obs, reward, terminated, truncated, info = self._step(names.index(reply.action))
             else:
                 obs, reward, terminated, truncated, info = self._idle()
-            return self._record_step(reply, valid, error, obs, reward, terminated, truncated, info)
+            return self._record_step(
+                reply, valid, error, obs, reward, terminated, truncated, info, command
+            )
         except Exception as exc:
             self.fail("env_error", f"{type(exc).__name__}: {exc}")
             return None
 
+    def _expected(self) -> str:
+        words = ", ".join(self.action_names)
+        if self.control is None:
+            return words
+        named = ", ".join(self.control.names)
+        command = f"a command of {len(self.control.names)} numbers ({named})"
+        return f"{command} or {words}" if words else command
+
     def _record_step(
         self, reply: Reply, valid: bool, error: str | None, obs: Any, reward: float,
-        terminated: bool, truncated: bool, info: dict,
+        terminated: bool, truncated: bool, info: dict, command: np.ndarray | None = None,
     ) -> Observation | None:  # fmt: skip
         self.performance = float(info.get("performance", 0.0))
         digest = getattr(self.core, "state_digest", None)
         self.steps.append(
             StepRecord(
                 t=len(self.steps) + 1,
-                action=reply.action if valid else None,
+                action=reply.action if valid and command is None else None,
+                control=None if command is None else [float(v) for v in command],
                 valid=valid,
                 reply=reply.text,
                 confidence=reply.confidence,
@@ -125,7 +150,10 @@ class EnvRollout:
                 state=digest() if digest is not None else None,
             )
         )
-        self._history = (*self._history, self.steps[-1].action)  # what agents are shown
+        shown = self.steps[-1].action  # what agents are shown of the step
+        if command is not None and self.control is not None:
+            shown = self.control.describe(self.steps[-1].control or [])
+        self._history = (*self._history, shown)
         self._invalid_run = 0 if valid else self._invalid_run + 1
         if terminated or truncated:
             outcome = info.get("outcome") or ("timeout" if truncated else "terminated")
@@ -139,7 +167,7 @@ class EnvRollout:
             return None
         return self._observation(obs)
 
-    def _step(self, index: int) -> tuple:
+    def _step(self, index: int | str | np.ndarray) -> tuple:
         if not self.draw and hasattr(self.core, "step_state"):
             return (None, *self.core.step_state(index))
         obs, *rest = self.env.step(index)
@@ -202,7 +230,33 @@ class EnvRollout:
             step=len(self.steps),
             history=self._history,
             privileged=self._privileged(),
+            control=self.control,
         )
+
+
+def control_space(space: gym.Space, core: Any) -> ControlSpace | None:
+    """A `Box` action space as agents are told it (its dimensions named by the env's
+    `control_names`, else `u0, u1, ...`); None for any other space."""
+    if not isinstance(space, gym.spaces.Box):
+        return None
+    if len(space.shape) != 1:
+        raise ValueError(f"a continuous action must be a vector, not of shape {space.shape}")
+    names = tuple(getattr(core, "control_names", ()) or (f"u{i}" for i in range(space.shape[0])))
+    if len(names) != space.shape[0]:
+        raise ValueError(f"control_names has {len(names)} names for {space.shape[0]} numbers")
+    return ControlSpace(names, tuple(map(float, space.low)), tuple(map(float, space.high)))
+
+
+def _command(
+    values: tuple[float, ...], space: ControlSpace
+) -> tuple[np.ndarray | None, str | None]:
+    """A reply's command clipped to the env's bounds, or None and why it is not one."""
+    command = np.asarray(values, dtype=np.float64)
+    if command.shape != (len(space.names),):
+        return None, f"a command needs {len(space.names)} numbers ({', '.join(space.names)})"
+    if not np.all(np.isfinite(command)):
+        return None, f"a command's numbers must be finite, not {list(values)}"
+    return np.clip(command, space.low, space.high).astype(np.float32), None
 
 
 def observed_id(key: str, secret: bytes) -> str:
@@ -229,14 +283,19 @@ def replay_frames(record: EpisodeRecord, env_kwargs: dict[str, Any]) -> list[np.
     if drawn is None:  # said once, in the record's error, rather than a blank exception
         env.close()
         raise RuntimeError(f"{record.source} draws no frames (its render() gives none)")
+    continuous = control_space(env.action_space, core) is not None
     try:
         env.reset(seed=record.seed)
         frames, cost = [core.render()], 0.0
-        for action in record.actions:
-            if action is None:
+        for step in record.steps:
+            if step.control is not None:
+                info = env.step(np.asarray(step.control, dtype=np.float32))[-1]
+            elif step.action is None:
                 info = core.idle()[-1] if hasattr(core, "idle") else {"cost": 0.0}
+            elif continuous:
+                info = env.step(step.action)[-1]
             else:
-                info = env.step(core.action_names.index(action))[-1]
+                info = env.step(core.action_names.index(step.action))[-1]
             frames.append(core.render())
             cost += info["cost"]
     finally:
