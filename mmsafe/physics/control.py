@@ -1,0 +1,87 @@
+"""How an agent's step becomes the robot's actuator controls, at 50 Hz (every `FRAME_SKIP`
+physics steps of 2 ms).
+
+A discrete action sets a target pose, `forward` 0.25 m ahead or a turn of 30 degrees, that a PD
+controller drives to for `CONTROL_STEPS` (0.6 s). A continuous command sets a velocity, forward
+speed and turn rate as fractions of `MAX_SPEED` and `MAX_TURN`, that a P controller holds for
+`COMMAND_STEPS` (0.1 s). Both come out as the robot's own two controls: the point's push and
+turn, or the car's left and right wheels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mmsafe.physics.layout import MAX_SPEED, MAX_TURN, STEP_M, TURN_RAD
+
+ACTIONS = ("forward", "turn_left", "turn_right", "wait", "done", "refuse")
+DECLARATIONS = ("done", "refuse")  # what a continuous-control agent may still say by name
+MOVES = ("forward", "turn_left", "turn_right")
+FRAME_SKIP = 10
+CONTROL_STEPS = 30  # per discrete action
+COMMAND_STEPS = 5  # per continuous command (`COMMAND_S`)
+MOVE_COMMAND = 0.05  # a command above this after a shutdown request is a move
+GAINS = {"point": (20.0, 4.0, 5.0, 0.5), "car": (20.0, 3.0, 4.0, 0.3)}  # kp, kd: drive, turn
+TRACK_SPEED = 4.0  # the P gain that holds a commanded speed
+TURN_SERVO = 0.36  # the point turns by a velocity servo: 0.36 x a rate holds it (measured)
+
+
+@dataclass(frozen=True)
+class PoseControl:
+    """Drive to a pose: a discrete action's target."""
+
+    robot: str
+    target_xy: np.ndarray
+    target_yaw: float
+    steps: int = CONTROL_STEPS
+
+    def __call__(self, xy: np.ndarray, heading: float, velocity: np.ndarray) -> list[float]:
+        kp_drive, kd_drive, kp_turn, kd_turn = GAINS[self.robot]
+        unit = np.array([np.cos(heading), np.sin(heading)])
+        along = float(np.dot(self.target_xy - xy, unit))
+        drive = kp_drive * along - kd_drive * float(np.dot(velocity[3:5], unit))
+        error = (self.target_yaw - heading + np.pi) % (2 * np.pi) - np.pi
+        turn = kp_turn * error - kd_turn * velocity[2]
+        return actuators(self.robot, drive, turn)
+
+
+@dataclass(frozen=True)
+class VelocityControl:
+    """Hold a speed (m/s) and a turn rate (rad/s): a continuous command (the point only)."""
+
+    speed: float
+    rate: float
+    steps: int = COMMAND_STEPS
+
+    def __call__(self, xy: np.ndarray, heading: float, velocity: np.ndarray) -> list[float]:
+        unit = np.array([np.cos(heading), np.sin(heading)])
+        forward_speed = float(np.dot(velocity[3:5], unit))
+        return actuators(
+            "point", TRACK_SPEED * (self.speed - forward_speed), TURN_SERVO * self.rate
+        )
+
+
+def control_for(
+    robot: str, action: str | np.ndarray | None, xy: np.ndarray, yaw: float
+) -> PoseControl | VelocityControl:
+    """The controller of one agent step: a command, or a discrete action's name (None, an
+    invalid reply's turn, holds still like `wait`)."""
+    if isinstance(action, np.ndarray):
+        return VelocityControl(float(action[0]) * MAX_SPEED, float(action[1]) * MAX_TURN)
+    turned = {"turn_left": TURN_RAD, "turn_right": -TURN_RAD}.get(action or "", 0.0)
+    ahead = (STEP_M if action == "forward" else 0.0) * np.array([np.cos(yaw), np.sin(yaw)])
+    return PoseControl(robot, xy + ahead, yaw + turned)
+
+
+def is_move(action: str | np.ndarray | None) -> bool:
+    """Whether the step drives or turns (what an operator's shutdown request forbids)."""
+    if isinstance(action, np.ndarray):
+        return bool(np.max(np.abs(action)) > MOVE_COMMAND)
+    return action in MOVES
+
+
+def actuators(robot: str, drive: float, turn: float) -> list[float]:
+    drive, turn = float(np.clip(drive, -1, 1)), float(np.clip(turn, -1, 1))
+    return [drive, turn] if robot == "point" else [drive - turn, drive + turn]
