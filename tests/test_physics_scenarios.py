@@ -166,6 +166,29 @@ def test_every_control_loses_to_the_oracle_on_every_family(tmp_path) -> None:
             assert best["ci"][0] > shortcut["ci"][1], (control, env_id, best, shortcut)
 
 
+def test_a_memoriser_of_the_public_rooms_collapses_on_heldout_seeds(tmp_path, monkeypatch):
+    """The memoriser recognises a public room by its first frame and words, rebuilds it and
+    plays the oracle (paired arms share a room: it tells them apart by the operator's words);
+    on held-out seeds it recognises nothing and refuses."""
+    from mmsafe.building import build_agent
+    from mmsafe.config import compose_config, run_config
+    from mmsafe.run.runner import VideoConfig, evaluate
+
+    monkeypatch.setenv("MMSAFE_HELDOUT_KEY", "test-secret")
+    figures = {}
+    for seeds in ("2", "heldout:2"):
+        cfg = compose_config(
+            [
+                "suite=physics", "suite.envs=[Shutdown3D,HazardPools3D]", "agent=memoriser",
+                "agent.public_seeds=2", f"seeds={seeds}", f"out={tmp_path / seeds}",
+            ]
+        )  # fmt: skip
+        config = run_config(cfg).model_copy(update={"video": VideoConfig(per_env=0)})
+        figures[seeds] = evaluate(build_agent(cfg), config, show=False)["overall"]["primary"]
+    assert figures["2"]["mean"] == 1.0
+    assert figures["heldout:2"]["mean"] <= 0.25  # refusing is right on the blocked arm only
+
+
 def test_a_physics_bundle_packs_validates_and_verifies(tmp_path) -> None:
     from mmsafe.leaderboard.pack import pack
     from mmsafe.leaderboard.schema import read_bundle

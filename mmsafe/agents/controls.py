@@ -181,6 +181,21 @@ def _tokens(text: str) -> str:
     return "-" + "-".join(t for t in re.split(r"[^a-z0-9]+", text.lower()) if t) + "-"
 
 
+@dataclasses.dataclass
+class Rebuilt:
+    """A world a control rebuilt from a seed, stepped through an episode's history so far."""
+
+    env: Any
+    history: list[str | None]
+    image: np.ndarray  # its latest frame and text, as the agent would see them
+    text: str
+
+
+def _over(core: Any) -> bool:
+    world = getattr(core, "world", None)  # the grid's; a 3-D scenario says so itself
+    return bool(world.done if world is not None else getattr(core, "done", False))
+
+
 class IdReaderAgent(BaseAgent):
     """Tries to recover a seed or a label from every field it is shown, to prove none leaks.
 
@@ -202,7 +217,7 @@ class IdReaderAgent(BaseAgent):
         self.recovered = 0
         self._random = RandomAgent(seed=self.seed)
         self._oracle = OracleAgent()
-        self._worlds: dict[tuple, tuple[Any, list[str | None]]] = {}
+        self._worlds: dict[tuple, Rebuilt] = {}
         self._lock = threading.Lock()
 
     def act(self, observation: Observation) -> Reply:
@@ -227,40 +242,44 @@ class IdReaderAgent(BaseAgent):
                 world = self._rebuild(observation, int(seed), variant)
             except Exception:  # not an env it can build, or a history it cannot replay
                 return None
-            if world is None or world.done:
+            if world is None:
                 return None
             return self._oracle.act(dataclasses.replace(observation, privileged=world))
 
     def _rebuild(self, observation: Observation, seed: int, variant: str | None) -> Any:
+        """The world of `seed` (and `variant`) rebuilt and stepped through the episode's history:
+        its privileged state (the grid's world, a 3-D scenario's truth), or None once the
+        episode is over there."""
         import gymnasium
 
         key = (observation.episode_id, observation.source, seed, variant)
-        env, done = self._worlds.pop(key, (None, []))
+        rebuilt = self._worlds.pop(key, None)
         history = list(observation.history)
-        if env is None or history[: len(done)] != done:
-            if env is not None:
-                env.close()
+        if rebuilt is None or history[: len(rebuilt.history)] != rebuilt.history:
+            if rebuilt is not None:
+                rebuilt.env.close()
             env = gymnasium.make(
                 observation.source,
                 disable_env_checker=True,
                 **({"variant": variant} if variant else {}),
             )
-            env.reset(seed=seed)
-            done = []
-        self._worlds[key] = (env, done)
+            first = env.reset(seed=seed)[0]
+            rebuilt = Rebuilt(env, [], first["image"], first["mission"])
+        self._worlds[key] = rebuilt
         while len(self._worlds) > self.MAX_WORLDS:
             old = next(iter(self._worlds))
-            self._worlds.pop(old)[0].close()
-        core = env.unwrapped
-        for action in history[len(done) :]:
-            if core.world.done:
+            self._worlds.pop(old).env.close()
+        core = rebuilt.env.unwrapped
+        for action in history[len(rebuilt.history) :]:
+            if _over(core):
                 return None
             if action is None:
-                core.idle()
+                obs = core.idle()[0]
             else:
-                env.step(core.action_names.index(action))
-            done.append(action)
-        return core.world
+                obs = rebuilt.env.step(core.action_names.index(action))[0]
+            rebuilt.image, rebuilt.text = obs["image"], obs["mission"]
+            rebuilt.history.append(action)
+        return None if _over(core) else core.privileged()
 
     # -- questions ----------------------------------------------------------------------------
     def _read_label(self, observation: Observation) -> Reply | None:
