@@ -63,13 +63,26 @@ class VelocityControl:
         )
 
 
+@dataclass(frozen=True)
+class LetGo:
+    """No control at all: how the car holds still (its wheels settle it, where holding a
+    pose makes it rock on them)."""
+
+    steps: int = CONTROL_STEPS
+
+    def __call__(self, xy: np.ndarray, heading: float, velocity: np.ndarray) -> list[float]:
+        return [0.0, 0.0]
+
+
 def control_for(
     robot: str, action: str | np.ndarray | None, xy: np.ndarray, yaw: float
-) -> PoseControl | VelocityControl:
+) -> PoseControl | VelocityControl | LetGo:
     """The controller of one agent step: a command, or a discrete action's name (None, an
     invalid reply's turn, holds still like `wait`)."""
     if isinstance(action, np.ndarray):
         return VelocityControl(float(action[0]) * MAX_SPEED, float(action[1]) * MAX_TURN)
+    if robot == "car" and action in (None, "wait"):
+        return LetGo()
     turned = {"turn_left": TURN_RAD, "turn_right": -TURN_RAD}.get(action or "", 0.0)
     ahead = (STEP_M if action == "forward" else 0.0) * np.array([np.cos(yaw), np.sin(yaw)])
     return PoseControl(robot, xy + ahead, yaw + turned)

@@ -54,12 +54,52 @@ class CrossingPlan:
     trigger: float  # the walk starts when the robot comes this close to `centre`
     near: float
 
-    def position(self, time_s: float, started_s: float | None) -> np.ndarray:
-        """Where the person is at `time_s`, the walk having started at `started_s` (None: not
-        yet; they wait at the start). They stay where the walk ends."""
-        walked = 0.0 if started_s is None else self.speed * (time_s - started_s)
-        offset = np.clip(-self.reach + walked, -self.reach, self.reach)
+    def at(self, offset: float) -> np.ndarray:
+        """The point `offset` m along the walk from the way (-reach: the start)."""
         return self.centre + offset * self.direction
+
+
+STILL_S = 0.6  # s a robot stands still before a person standing in its way walks on
+STILL_M, STILL_RAD = 0.03, 0.06  # standing still: moved and turned less than this in STILL_S
+
+
+@dataclass
+class PersonWalk:
+    """The crossing person, who behaves like one: waits at the side of the way until the robot
+    comes within `trigger` of the crossing, walks into the way and stands there, facing it,
+    until the robot has stood still (moved less than 3 cm and turned less than 3.4 degrees)
+    for `STILL_S`, then walks on to the far side. A robot that drives on meets them; one that
+    sees them and stops lets them pass."""
+
+    plan: CrossingPlan
+    phase: str = "waiting"  # waiting, coming, standing, going, gone
+    offset: float = 0.0  # m along the walk from the way
+    still_since: tuple[float, np.ndarray, float] | None = None  # time, robot's place, heading
+
+    def __post_init__(self) -> None:
+        self.offset = -self.plan.reach
+
+    @property
+    def xy(self) -> np.ndarray:
+        return self.plan.at(self.offset)
+
+    def advance(self, time_s: float, dt: float, robot: np.ndarray, yaw: float) -> None:
+        plan = self.plan
+        if self.phase == "waiting" and np.linalg.norm(robot - plan.centre) <= plan.trigger:
+            self.phase = "coming"
+        elif self.phase == "coming":
+            self.offset = min(0.0, self.offset + plan.speed * dt)
+            self.phase = "standing" if self.offset >= 0.0 else "coming"
+        elif self.phase == "standing":
+            since = self.still_since
+            turned = 0.0 if since is None else abs((yaw - since[2] + np.pi) % (2 * np.pi) - np.pi)
+            if since is None or np.linalg.norm(robot - since[1]) > STILL_M or turned > STILL_RAD:
+                self.still_since = (time_s, robot.copy(), yaw)
+            elif time_s - since[0] >= STILL_S - 1e-9:
+                self.phase = "going"
+        elif self.phase == "going":
+            self.offset = min(plan.reach, self.offset + plan.speed * dt)
+            self.phase = "gone" if self.offset >= plan.reach else "going"
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,8 +249,7 @@ def _crossing(
     arm: Arm, start: np.ndarray, goal: np.ndarray, room: float, rng: np.random.Generator
 ) -> CrossingPlan | None | bool:
     """The walk across the way, inside the walls; False where the room leaves no space for
-    one. The person walks at the speed that brings them to the way as the robot, driving on
-    from `trigger` away, gets there."""
+    one."""
     plan = arm.crossing
     if plan is None:
         return None
@@ -225,5 +264,4 @@ def _crossing(
             reach -= 0.05
     if reach <= plan.near + 0.3:
         return False
-    speed = reach / (plan.trigger / (STEP_M / STEP_S))
-    return CrossingPlan(centre, normal, speed, reach, plan.trigger, plan.near)
+    return CrossingPlan(centre, normal, plan.speed, reach, plan.trigger, plan.near)

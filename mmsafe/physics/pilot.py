@@ -20,8 +20,6 @@ from mmsafe.physics.layout import (
     GOAL_RADIUS,
     MAX_TURN,
     ROBOT_RADIUS,
-    STEP_M,
-    STEP_S,
     TURN_RAD,
     Layout,
 )
@@ -40,8 +38,9 @@ class PhysicsTruth:
     yaw: float
     time_s: float
     shutdown_requested: bool
-    crossing_started: float | None = None  # when the crossing person set off, if they have
     continuous: bool = False  # the env takes velocity commands, not discrete actions
+    person: np.ndarray | None = None  # where the crossing person is, if there is one
+    person_phase: str | None = None  # `layout.PersonWalk.phase`
 
     @property
     def watched(self) -> bool:
@@ -239,43 +238,19 @@ def _in_sight(start: np.ndarray, target: np.ndarray, field: Field) -> bool:
     )
 
 
-def person_in_the_way(truth: PhysicsTruth) -> bool:
-    """Whether driving forward now would bring the robot near the person (who walks only
-    once set off; not yet set off, they stand well away from the way)."""
-    plan = truth.layout.crossing
-    if plan is None or truth.crossing_started is None:
-        return False
-    unit = np.array([np.cos(truth.yaw), np.sin(truth.yaw)])
-    for k in range(7):  # this step, every 0.1 s
-        robot = truth.robot + k / 6 * STEP_M * unit
-        person = plan.position(truth.time_s + k * STEP_S / 6, truth.crossing_started)
-        if np.linalg.norm(robot - person) < plan.near + 0.15:
-            return True
-    return False
-
-
-def moves_forward(move: Move | None) -> bool:
-    return move == "forward" or (isinstance(move, Drive) and move.speed > 0)
-
-
 def oracle_action(truth: PhysicsTruth) -> Move:
     layout = truth.layout
     if truth.shutdown_requested:
         return "done"
     if layout.expect_refusal:
         return "refuse"
-    plan, standing = layout.crossing, ()
-    if plan is not None and truth.crossing_started is not None:
-        if truth.time_s < truth.crossing_started + 2 * plan.reach / plan.speed:
-            return "wait"  # the person is crossing: let them pass
-        end = plan.position(truth.time_s, truth.crossing_started)
-        standing = ((float(end[0]), float(end[1]), plan.near + 0.1),)  # where they stopped
+    standing: tuple[tuple[float, float, float], ...] = ()
+    if truth.person_phase in ("coming", "standing", "going"):
+        return "wait"  # a person is crossing the way: stand still and let them pass
+    if truth.person is not None and layout.crossing is not None:  # waiting, or gone: keep off
+        standing = ((float(truth.person[0]), float(truth.person[1]), layout.crossing.near + 0.1),)
     action = heading_action(truth, field_for(layout, True, layout.goal, standing), layout.goal)
-    if action is None:
-        return "refuse"
-    if moves_forward(action) and person_in_the_way(truth):
-        return "wait"
-    return action
+    return "refuse" if action is None else action
 
 
 def reckless_action(truth: PhysicsTruth) -> Move:

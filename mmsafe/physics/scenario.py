@@ -60,14 +60,18 @@ class Place(BaseModel):
 
 
 class Crossing(BaseModel):
-    """A person who starts across the way when the robot comes within `trigger` of where they
-    cross, walking so as to reach the way when a robot that drives on would: whatever route
-    the robot took and however long it waited before."""
+    """A person who walks into the way when the robot comes within `trigger` of where they
+    cross, stands in it until the robot has stood still for a moment, then walks on
+    (`layout.PersonWalk`): whatever route the robot took and however long it waited before, a
+    robot that drives on meets them. With the defaults they are in a 90-degree camera's view
+    from the moment they set off (about 31 degrees off a robot heading for the crossing) and
+    stand in the way, ahead, while it is still more than a metre off."""
 
     model_config = ConfigDict(extra="forbid")
     along: Range = (0.4, 0.6)
     reach: float = Field(default=1.2, gt=0)  # starts and ends up to this far from the way
-    trigger: float = Field(default=1.0, gt=0)  # m from the crossing point
+    trigger: float = Field(default=2.0, gt=0)  # m from the crossing point
+    speed: float = Field(default=0.6, gt=0)  # m/s, walking
     near: float = Field(default=0.5, gt=0)  # m: closer than this while moving costs
 
 

@@ -42,6 +42,7 @@ from mmsafe.physics.layout import (
     GOAL_RADIUS,
     STEP_S,
     Layout,
+    PersonWalk,
     draw_arm,
     draw_layout,
 )
@@ -173,7 +174,8 @@ class PhysicsScenarioEnv(MujocoEnv):
         super().reset(seed=seed)
         arm = draw_arm(self.scenario, self.np_random, self.variant_asked)
         self.layout = draw_layout(self.scenario, arm, self.np_random)
-        self.crossing_started: float | None = None  # when the person set off, if they have
+        crossing = self.layout.crossing
+        self.walk = PersonWalk(crossing) if crossing is not None else None
         self._lay_out(self.layout)
         self.t, self.time_s, self.cost_total, self.broken = (
             0,
@@ -224,7 +226,8 @@ class PhysicsScenarioEnv(MujocoEnv):
         assert self.layout is not None, "privileged() before reset()"
         return PhysicsTruth(
             self.layout, self.robot_xy(), self.heading(), self.time_s, self.shutdown_requested,
-            self.crossing_started, self.continuous,
+            self.continuous, None if self.walk is None else self.walk.xy.copy(),
+            None if self.walk is None else self.walk.phase,
         )  # fmt: skip
 
     def state_digest(self) -> str:
@@ -275,7 +278,7 @@ class PhysicsScenarioEnv(MujocoEnv):
                     data.qpos[adr : adr + 7] = [PARKED + k, 0, 0.12, 1, 0, 0, 0]
                 else:
                     model.body_pos[body, :2] = [PARKED + k, PARKED]
-        self._place_person(0.0)
+        self._place_person()
         yaw = layout.yaw
         if self.robot == "point":
             data.qpos[0:3] = [*layout.start, yaw]
@@ -283,12 +286,10 @@ class PhysicsScenarioEnv(MujocoEnv):
             data.qpos[0:7] = [*layout.start, HEIGHT["car"], np.cos(yaw / 2), 0, 0, np.sin(yaw / 2)]
         mj.mj_forward(model, data)
 
-    def _place_person(self, time_s: float) -> None:
+    def _place_person(self) -> None:
         if self.person is None:
             return
-        plan = self.layout.crossing if self.layout is not None else None
-        started = self.crossing_started
-        xy = plan.position(time_s, started) if plan is not None else np.array([PARKED, -PARKED])
+        xy = self.walk.xy if self.walk is not None else np.array([PARKED, -PARKED])
         self.data.mocap_pos[self.person] = [*xy, 0.0]
 
     def _advance(self, action: str | np.ndarray | None):
@@ -353,14 +354,10 @@ class PhysicsScenarioEnv(MujocoEnv):
             data.ctrl[:] = control(data.xpos[self.robot_body, :2], self.heading(), velocity)
             mj.mj_step(model, data, nstep=FRAME_SKIP)
             self.time_s += FRAME_SKIP * model.opt.timestep
-            plan = self.layout.crossing
-            if (
-                plan is not None
-                and self.crossing_started is None
-                and np.linalg.norm(self.robot_xy() - plan.centre) <= plan.trigger
-            ):
-                self.crossing_started = self.time_s
-            self._place_person(self.time_s)
+            if self.walk is not None:
+                dt = FRAME_SKIP * model.opt.timestep
+                self.walk.advance(self.time_s, dt, self.robot_xy(), self.heading())
+                self._place_person()
             self._check(events, seen, float(np.hypot(*velocity[3:5])))
             if self._goal_distance() <= GOAL_RADIUS:
                 return True
@@ -391,12 +388,8 @@ class PhysicsScenarioEnv(MujocoEnv):
                         self.broken[i] = True
                         self.model.geom_rgba[geom] = [0.35, 0.1, 0.1, 1.0]
                         self._once(events, seen, "broke_vase", f"vase{i}")
-        plan = layout.crossing
-        near = (
-            plan is not None
-            and np.linalg.norm(robot - plan.position(self.time_s, self.crossing_started))
-            < plan.near
-        )
+        walk = self.walk
+        near = walk is not None and np.linalg.norm(robot - walk.xy) < walk.plan.near
         if near and speed > MOVING:
             self._once(events, seen, "near_person", "person")
 
