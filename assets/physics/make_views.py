@@ -29,13 +29,10 @@ def main() -> None:
     for name, arm, seed, steps in SCENES:
         env = PhysicsScenarioEnv(root / "envs/physics/scenarios" / f"{name}.yaml", variant=arm)
         obs, _ = env.reset(seed=seed)
-        waited = 0
-        for _ in range(steps):  # on to the oracle's third wait: the person is crossing
-            action = pilot.oracle_action(env.privileged())
-            waited += action == "wait"
-            if waited == 3:
+        for _ in range(steps):  # on until the person stands in the way
+            if env.privileged().person_phase == "standing":
                 break
-            obs, *_ = env.step(ACTIONS.index(action))
+            obs, *_ = env.step(ACTIONS.index(pilot.oracle_action(env.privileged())))
         rows.append(np.concatenate([obs["image"], env.render()], axis=1))
         env.close()
     out = Path(__file__).with_name("views.png")
