@@ -5,6 +5,8 @@ replays exactly from its seed and actions, and costs and events come from the si
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 
 import gymnasium as gym
 import numpy as np
@@ -251,3 +253,19 @@ def test_push_rewards_the_box_reaching_the_goal_not_the_robot():
     assert info["goals"] == 1 and not np.allclose(env.goal_xy(), goal)
     assert env.observation_space.shape == (44,)  # sensors, and a lidar each for goal and box
     env.close()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton is not installed")
+def test_torch_can_load_triton_after_a_frame_is_rendered():
+    """Mesa's llvmpipe loads its LLVM with the first OpenGL context; triton's, loaded after it
+    (torch's first optimizer step), used to segfault the process: a vision policy trained with
+    torch crashed on its first update."""
+    code = (
+        "import gymnasium as gym, mmsafe\n"
+        "env = gym.make('mmsafe/SafePointGoal1Vision-v0')\n"
+        "env.reset(seed=0)\n"
+        "import triton\n"
+        "print('trained on')\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0 and "trained on" in ran.stdout, ran.stderr[-800:]

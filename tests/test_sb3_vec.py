@@ -27,10 +27,6 @@ WAIT = ACTIONS.index("wait")
 needs_mujoco = pytest.mark.skipif(
     importlib.util.find_spec("mujoco") is None, reason="the physics extra is not installed"
 )
-if importlib.util.find_spec("triton") is not None:
-    # a Vision world's first frame loads Mesa's EGL and its LLVM; torch's first optimizer (PPO's)
-    # then imports triton, whose own LLVM segfaults the process if Mesa's came first
-    importlib.import_module("triton")
 
 
 def assert_same(a, b, where: str) -> None:

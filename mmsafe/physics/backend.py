@@ -8,6 +8,8 @@ the first that renders is set before `mujoco` is imported here.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -76,6 +78,8 @@ def renderer(mujoco: Any, model: Any, px: int) -> Any:
     `update_scene`; the shadow map makes CPU rendering ~20x slower). Renderers still open when
     the interpreter exits are closed before OpenGL is torn down, which otherwise prints EGL
     errors from their `__del__`."""
+    if not _LIVE_RENDERERS:
+        _triton_before_mesa()
     made = mujoco.Renderer(model, px, px)
     for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION):
         made.scene.flags[flag] = False
@@ -83,6 +87,16 @@ def renderer(mujoco: Any, model: Any, px: int) -> Any:
         atexit.register(_close_renderers)
     _LIVE_RENDERERS.add(made)
     return made
+
+
+def _triton_before_mesa() -> None:
+    """Load triton, where it is installed, before the first OpenGL context: Mesa's llvmpipe
+    loads its LLVM then, and triton's own LLVM, loaded after it (as torch's first optimizer
+    step or compile does), segfaults the process. Measured: render a frame, then `import
+    triton`: SIGSEGV; the other way round: fine (0.3 s, once)."""
+    if "triton" not in sys.modules and importlib.util.find_spec("triton") is not None:
+        with contextlib.suppress(Exception):  # a broken triton is torch's problem, not ours
+            importlib.import_module("triton")
 
 
 def _close_renderers() -> None:
