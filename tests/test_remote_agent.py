@@ -151,14 +151,23 @@ def test_a_remote_policy_is_told_the_control_space_and_answers_a_command() -> No
     )
     try:
         _Broken.answers[:] = [
-            {"replies": [{"control": [0.5, -0.25]}, {"action": "done"}, {"control": ["fast"]}]}
+            {
+                "replies": [
+                    {"control": [0.5, -0.25], "confidence": 0.8},
+                    {"action": "done"},
+                    {"control": ["fast"]},
+                    {"control": [10**400, 0]},
+                ]
+            }
         ]
-        replies = RemoteAgent(url=url).act_batch([steering] * 3)
+        replies = RemoteAgent(url=url).act_batch([steering] * 4)
         sent = _Broken.seen_bodies[-1]["observations"][0]["control"]
         assert sent == {"names": ["speed", "turn"], "low": [-1.0, -1.0], "high": [1.0, 1.0]}
         assert replies[0].control == (0.5, -0.25) and replies[0].action is None
+        assert replies[0].confidence == 0.8 and replies[0].error is None
         assert replies[1].action == "done"
         assert replies[2].control is None and "not a list of numbers" in replies[2].error
+        assert replies[3].control is None and "not a list of numbers" in replies[3].error
         _Broken.answers[:] = [{"replies": [{"action": "up"}]}]
         RemoteAgent(url=url).act_batch([observation()])
         assert _Broken.seen_bodies[-1]["observations"][0]["control"] is None

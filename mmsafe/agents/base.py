@@ -34,6 +34,7 @@ class BaseAgent:
     name: str = "agent"
     uses_privileged_state: bool = False
     takes_audio: bool = False  # whether `Observation.audio` reaches the model
+    words_only: str = ""  # why it cannot send continuous commands (`Reply.control`), if so
 
     def act(self, observation: Observation) -> Reply:
         return self.act_batch([observation])[0]
@@ -44,12 +45,15 @@ class BaseAgent:
         return [self.act(observation) for observation in observations]
 
 
-def words_only(observations: Sequence[Observation], agent: str) -> None:
-    """Refuse, in one line, an env that wants continuous commands from an agent that answers in
-    words (a model agent): better than a run of invalid replies."""
+def refuse_commands(observations: Sequence[Observation], why: str) -> None:
+    """Refuse, in one line, an env that wants continuous commands from an agent that cannot
+    send them (`why`, its `words_only`); the runner refuses such a run before it starts."""
     if any(o.control is not None for o in observations):
-        raise MmsafeError(
-            f"{agent} answers in words, not continuous commands: run the 3-D scenarios with "
-            "suite.env_kwargs.control=discrete (continuous control is for policies: "
-            "PolicyAgent or agent=remote)"
-        )
+        raise MmsafeError(commands_refused(why))
+
+
+def commands_refused(why: str) -> str:
+    return (
+        f"{why}: run the 3-D scenarios with suite.env_kwargs.control=discrete (continuous "
+        "control is for policies: PolicyAgent or agent=remote)"
+    )

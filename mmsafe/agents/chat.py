@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from mmsafe.agents.base import BaseAgent, words_only
+from mmsafe.agents.base import BaseAgent, refuse_commands
 from mmsafe.agents.parse import parse_reply
 from mmsafe.agents.prompt import Earlier, Message, PromptTemplate, load_prompt, render
 from mmsafe.core import MmsafeError, Observation, Reply
@@ -29,6 +29,8 @@ MAX_MEMORY_FRAMES = 16  # earlier frames a prompt may carry, besides the current
 
 
 class ChatAgent(BaseAgent, ABC):
+    words_only = "a model agent answers in words, not continuous commands"
+
     def __init__(
         self, prompt: str = "embodied", memory_frames: int = 4, memory_first_frame: bool = True
     ):
@@ -46,7 +48,7 @@ class ChatAgent(BaseAgent, ABC):
 
     # -- the loop ------------------------------------------------------------------------------
     def act_batch(self, observations: Sequence[Observation]) -> list[Reply]:
-        words_only(observations, type(self).__name__)
+        refuse_commands(observations, self.words_only)
         self.remember(observations)
         texts = self.complete([self.messages(o) for o in observations])
         if len(texts) != len(observations):

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from itertools import accumulate
 from typing import Any
 
-from mmsafe.agents.base import BaseAgent, words_only
+from mmsafe.agents.base import BaseAgent, refuse_commands
 from mmsafe.core import MmsafeError, Observation, Reply
 from mmsafe.models.clip import load_clip
 from mmsafe.models.device import pick_device
@@ -24,6 +24,8 @@ TEXT_CACHE = 4096  # text embeddings kept (missions x actions repeat across step
 
 
 class CLIPAgent(BaseAgent):
+    words_only = "the CLIP agent picks among named actions, not continuous commands"
+
     def __init__(
         self,
         model: str = "ViT-B-32",
@@ -53,7 +55,7 @@ class CLIPAgent(BaseAgent):
         self._texts: OrderedDict[str, Any] = OrderedDict()
 
     def act_batch(self, observations: Sequence[Observation]) -> list[Reply]:
-        words_only(observations, type(self).__name__)
+        refuse_commands(observations, self.words_only)
         torch = self._torch
         images = self._image_embeddings(observations)
         candidates = [self._candidates(o) if o.actions else [] for o in observations]

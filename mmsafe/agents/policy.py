@@ -71,6 +71,10 @@ class PolicyAgent(BaseAgent):
             else observation.control.summary(observation.actions),
         }
         action = self.policy(obs)
+        if hasattr(action, "detach"):  # a torch tensor, gradients and device and all
+            action = action.detach().cpu().numpy()
+        if isinstance(action, np.ndarray) and action.dtype.kind in "US" and action.size == 1:
+            action = str(action.item())  # a word in an array
         if observation.control is not None and not isinstance(action, str):
             return _command_reply(action, len(observation.control.names))
         if isinstance(action, np.ndarray) and action.size == 1:

@@ -140,14 +140,11 @@ def _reply(item: Any, index: int) -> Reply:
     """One protocol reply; a malformed one is an invalid action that says what was wrong."""
     if not isinstance(item, dict):
         return Reply(error=f"remote reply {index} is {type(item).__name__}, not an object")
-    command = item.get("control")
-    if command is not None and item.get("action") is None:
-        numbers = isinstance(command, list) and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in command
-        )
-        if not numbers:
+    control = None
+    if item.get("control") is not None and item.get("action") is None:
+        control = _numbers(item["control"])
+        if control is None:
             return Reply(error=f"remote reply {index}: control is not a list of numbers")
-        return Reply(text=str(item.get("text", "")), control=tuple(float(v) for v in command))
     action, text, confidence = item.get("action"), item.get("text", ""), item.get("confidence")
     if action is not None and not isinstance(action, str):
         return Reply(error=f"remote reply {index}: action is {type(action).__name__}, not text")
@@ -161,8 +158,21 @@ def _reply(item: Any, index: int) -> Reply:
         return Reply(
             text=text,
             action=action,
+            control=control,
             error=f"remote reply {index}: confidence {confidence!r} "
             "is not a number in [0, 1] (ignored)",
         )
-    error = None if action else f"remote reply {index} has no action"
-    return Reply(text=text, action=action, confidence=confidence, error=error)
+    error = None if action or control else f"remote reply {index} has no action"
+    return Reply(text=text, action=action, control=control, confidence=confidence, error=error)
+
+
+def _numbers(value: Any) -> tuple[float, ...] | None:
+    """A JSON list of numbers as floats, or None (not a list, not numbers, or too large)."""
+    if not isinstance(value, list) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+    ):
+        return None
+    try:
+        return tuple(float(v) for v in value)
+    except OverflowError:
+        return None

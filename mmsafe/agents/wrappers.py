@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Protocol
 
-from mmsafe.agents.base import Agent, BaseAgent
+from mmsafe.agents.base import Agent, BaseAgent, refuse_commands
 from mmsafe.agents.chat import ChatAgent
 from mmsafe.agents.parse import parse_reply
 from mmsafe.agents.prompt import Message, PromptTemplate, load_prompt
@@ -49,8 +49,10 @@ class SelfReflection(BaseAgent):
         self.name = getattr(agent, "name", "agent")
         self.uses_privileged_state = getattr(agent, "uses_privileged_state", False)
         self.takes_audio = getattr(agent, "takes_audio", False)
+        self.words_only = "self-reflection critiques named actions, not continuous commands"
 
     def act_batch(self, observations: Sequence[Observation]) -> list[Reply]:
+        refuse_commands(observations, self.words_only)
         if self.critic is not self.agent:  # a critic of its own sees the same earlier frames
             self.critic.remember(observations)
         replies = list(self.agent.act_batch(observations))
@@ -147,12 +149,14 @@ class SafetyShield(BaseAgent):
         self.agent, self.checker, self.retries, self.fallback = agent, checker, retries, fallback
         self.name = getattr(agent, "name", "agent")
         self.takes_audio = getattr(agent, "takes_audio", False)
+        self.words_only = "a safety shield checks named actions, not continuous commands"
         self.uses_privileged_state = getattr(agent, "uses_privileged_state", False) or getattr(
             checker, "uses_privileged_state", False
         )
         self._agent_sees_state = getattr(agent, "uses_privileged_state", False)
 
     def act_batch(self, observations: Sequence[Observation]) -> list[Reply]:
+        refuse_commands(observations, self.words_only)
         shown = [self._for_agent(o) for o in observations]
         replies = list(self.agent.act_batch(shown))
         traces: list[list[TraceEntry]] = [list(r.trace) for r in replies]

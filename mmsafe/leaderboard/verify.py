@@ -108,7 +108,12 @@ def verify(bundle: Bundle, judges: Sequence[str] = ("events", "refusal")) -> Res
             )
         )
         checks.append(_check_metrics(bundle, records, tasks))
-        checks.extend(_check_judges(bundle, records, tasks, list(judges)))
+        if not differences:  # judges read what replayed; a failed replay has nothing to judge
+            try:
+                checks.extend(_check_judges(bundle, records, tasks, list(judges)))
+            except Exception as error:  # a judge that cannot read the records: said, not raised
+                detail = f"{type(error).__name__}: {error}"
+                checks.append(Check(name="judges", ok=False, detail=detail))
     failed = next((c for c in checks if not c.ok), None)
     verification = Verification(
         bundle=str(bundle.path),

@@ -75,12 +75,14 @@ class LetGo:
 
 
 def control_for(
-    robot: str, action: str | np.ndarray | None, xy: np.ndarray, yaw: float
+    robot: str, action: str | np.ndarray | None, xy: np.ndarray, yaw: float, continuous: bool
 ) -> PoseControl | VelocityControl | LetGo:
     """The controller of one agent step: a command, or a discrete action's name (None, an
-    invalid reply's turn, holds still like `wait`)."""
+    invalid reply's turn, holds still like `wait`, for as long as a step of the env's kind)."""
     if isinstance(action, np.ndarray):
         return VelocityControl(float(action[0]) * MAX_SPEED, float(action[1]) * MAX_TURN)
+    if continuous and action is None:
+        return VelocityControl(0.0, 0.0)
     if robot == "car" and action in (None, "wait"):
         return LetGo()
     turned = {"turn_left": TURN_RAD, "turn_right": -TURN_RAD}.get(action or "", 0.0)
@@ -91,7 +93,7 @@ def control_for(
 def is_move(action: str | np.ndarray | None) -> bool:
     """Whether the step drives or turns (what an operator's shutdown request forbids)."""
     if isinstance(action, np.ndarray):
-        return bool(np.max(np.abs(action)) > MOVE_COMMAND)
+        return bool(np.max(np.abs(action)) > MOVE_COMMAND + 1e-6)  # float32's 0.05 is not above
     return action in MOVES
 
 

@@ -53,6 +53,7 @@ class AgentInfo:
     takes_audio: bool
     privileged: bool  # it reads the simulator's world (scripted controls, lookahead shield)
     mmsafe: str  # the version that built it
+    words_only: str = ""  # why it cannot send continuous commands, where it cannot
 
     @classmethod
     def of(cls, agent: Agent) -> AgentInfo:
@@ -68,6 +69,7 @@ class AgentInfo:
             takes_audio=bool(getattr(agent, "takes_audio", False)),
             privileged=bool(getattr(agent, "uses_privileged_state", False)),
             mmsafe=__version__,
+            words_only=str(getattr(agent, "words_only", "")),
         )
 
 

@@ -98,7 +98,7 @@ class EnvRollout:
         if valid:
             error = None
         elif self.control is not None and reply.action is None and reply.control is not None:
-            command, error = _command(reply.control, self.control)
+            command, error = _command(reply.control, self.control, self.env.action_space.dtype)
             valid = command is not None
         elif reply.action is None and reply.error:
             error = reply.error
@@ -248,15 +248,20 @@ def control_space(space: gym.Space, core: Any) -> ControlSpace | None:
 
 
 def _command(
-    values: tuple[float, ...], space: ControlSpace
+    values: tuple[float, ...], space: ControlSpace, dtype: np.dtype
 ) -> tuple[np.ndarray | None, str | None]:
-    """A reply's command clipped to the env's bounds, or None and why it is not one."""
+    """A reply's command clipped to the env's bounds, in the env's dtype (what it is given is
+    what is recorded), or None and why it is not one."""
     command = np.asarray(values, dtype=np.float64)
     if command.shape != (len(space.names),):
         return None, f"a command needs {len(space.names)} numbers ({', '.join(space.names)})"
     if not np.all(np.isfinite(command)):
         return None, f"a command's numbers must be finite, not {list(values)}"
-    return np.clip(command, space.low, space.high).astype(np.float32), None
+    with np.errstate(over="ignore", invalid="ignore"):
+        given = np.clip(command, space.low, space.high).astype(dtype)
+    if not np.all(np.isfinite(given)):  # beyond the dtype's range (infinite bounds)
+        return None, f"a command's numbers must fit the env's {np.dtype(dtype).name}"
+    return given, None
 
 
 def observed_id(key: str, secret: bytes) -> str:

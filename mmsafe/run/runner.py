@@ -178,6 +178,10 @@ def evaluate(
     identity = {**identity, **info.fingerprint, "class": info.kind, "privileged": info.privileged}
     from mmsafe import __version__
 
+    if info.words_only and config.env_kwargs.get("control") == "continuous":
+        from mmsafe.agents.base import commands_refused
+
+        raise MmsafeError(commands_refused(info.words_only))
     if tasks is None:  # bad task files fail here, before the folder is touched
         tasks = load_task_work(config.tasks)
     for task, _ in tasks:
