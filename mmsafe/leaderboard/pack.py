@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -162,15 +161,11 @@ def pack(
 
 
 def _simulator(identity: dict) -> dict[str, str]:
-    """The MuJoCo version the run recorded and this machine's platform, for a run with 3-D
-    envs: MuJoCo replays the same actions to the same states only on one version and platform."""
+    """The MuJoCo version and the platform the run recorded, for a run with 3-D envs: MuJoCo
+    replays the same actions to the same states only on one version and platform."""
     if not identity.get("mujoco"):
         return {}
-    return {"mujoco": str(identity["mujoco"]), "platform": simulator_platform()}
-
-
-def simulator_platform() -> str:
-    return f"{platform.system()}-{platform.machine()}"
+    return {key: str(identity[key]) for key in ("mujoco", "platform") if identity.get(key)}
 
 
 def _check_unchanged(identity: dict, envs: dict, tasks: dict, folder: Path) -> None:

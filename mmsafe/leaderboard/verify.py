@@ -179,8 +179,8 @@ def _check_simulator(bundle: Bundle) -> Check | None:
     version would report its drift as the submitter's divergence."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from mmsafe.leaderboard.pack import simulator_platform
     from mmsafe.physics import physics_scenario_index
+    from mmsafe.run.runner import simulator_platform
 
     if not set(bundle.submission.suite.envs) & set(physics_scenario_index()):
         return None

@@ -87,7 +87,16 @@ class RunConfig(BaseModel):
             from importlib.metadata import version
 
             identity["mujoco"] = version("mujoco")  # replays match on the same version
+            identity["platform"] = simulator_platform()  # and platform
         return identity
+
+
+def simulator_platform() -> str:
+    """The OS and CPU architecture, e.g. `Linux-x86_64`: MuJoCo's states replay exactly only
+    on the platform that made them."""
+    import platform
+
+    return f"{platform.system()}-{platform.machine()}"
 
 
 def content_hashes(env_ids: Sequence[str]) -> dict[str, str]:
