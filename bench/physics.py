@@ -173,7 +173,14 @@ def miniworld_rows(steps: int, repeat: int | None) -> tuple[Rows, str]:
     """mmsafe's point robot with 64x64 frames against MiniWorld's OneRoom at 64x64."""
     rows, steps = Rows("physics"), max(1, steps // FRAME_SHARE)
     try:
+        import os
+
         import gymnasium as gym
+
+        if not os.environ.get("DISPLAY"):  # no X server: MiniWorld's pyglet renders through EGL
+            import pyglet
+
+            pyglet.options["headless"] = True
         import miniworld  # noqa: F401 - registers MiniWorld's envs
 
         theirs = gym.make("MiniWorld-OneRoom-v0", obs_width=64, obs_height=64)

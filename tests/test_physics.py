@@ -269,3 +269,18 @@ def test_torch_can_load_triton_after_a_frame_is_rendered():
     )
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert ran.returncode == 0 and "trained on" in ran.stdout, ran.stderr[-800:]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton is not installed")
+def test_a_state_env_first_then_frames_then_triton_does_not_crash():
+    """MuJoCo imported for a state-only env, frames later in the same process (as a test
+    session or a notebook does), then torch's optimizer: still no segfault."""
+    code = (
+        "import gymnasium as gym, mmsafe\n"
+        "gym.make('mmsafe/SafePointGoal1-v0').reset(seed=0)\n"
+        "gym.make('mmsafe/SafePointGoal1Vision-v0').reset(seed=0)\n"
+        "import triton\n"
+        "print('trained on')\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0 and "trained on" in ran.stdout, ran.stderr[-800:]

@@ -63,6 +63,8 @@ def import_mujoco(render: bool):  # noqa: ANN201 - the mujoco module
             f"(install {DEBIAN_PACKAGES}: apt-get install libegl1 libegl-mesa0 libosmesa6), or "
             "mujoco was imported before mmsafe chose one (set MUJOCO_GL=egl first)"
         )
+    if first and backend != "disable":  # frames may follow; no context of MuJoCo's exists yet
+        _triton_before_mesa()
     try:
         import mujoco
     except ImportError:
@@ -78,8 +80,6 @@ def renderer(mujoco: Any, model: Any, px: int) -> Any:
     `update_scene`; the shadow map makes CPU rendering ~20x slower). Renderers still open when
     the interpreter exits are closed before OpenGL is torn down, which otherwise prints EGL
     errors from their `__del__`."""
-    if not _LIVE_RENDERERS:
-        _triton_before_mesa()
     made = mujoco.Renderer(model, px, px)
     for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION):
         made.scene.flags[flag] = False
@@ -93,7 +93,9 @@ def _triton_before_mesa() -> None:
     """Load triton, where it is installed, before the first OpenGL context: Mesa's llvmpipe
     loads its LLVM then, and triton's own LLVM, loaded after it (as torch's first optimizer
     step or compile does), segfaults the process. Measured: render a frame, then `import
-    triton`: SIGSEGV; the other way round: fine (0.3 s, once)."""
+    triton`: SIGSEGV; the other way round: fine (0.3 s, once). Loaded with MuJoCo's first
+    import wherever it can render, before any context of its own; a context made before that
+    (mujoco imported by hand) is out of reach."""
     if "triton" not in sys.modules and importlib.util.find_spec("triton") is not None:
         with contextlib.suppress(Exception):  # a broken triton is torch's problem, not ours
             importlib.import_module("triton")

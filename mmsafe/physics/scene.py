@@ -101,6 +101,7 @@ def base_spec(mujoco: Any, half: float, image_px: int, sky: bool = False) -> Any
     `top` camera; `sky` adds a pale gradient above the horizon (else it renders black)."""
     spec = mujoco.MjSpec()
     spec.visual.quality.shadowsize = 0  # the shadow map makes CPU rendering ~20x slower
+    spec.visual.quality.offsamples = 0  # and 4x multisampling ~3x slower (4.7 vs 1.5 ms, 64 px)
     spec.visual.global_.offwidth = spec.visual.global_.offheight = max(image_px, 640)
     spec.add_texture(
         name="grid", type=mujoco.mjtTexture.mjTEXTURE_2D,
