@@ -256,31 +256,20 @@ def test_push_rewards_the_box_reaching_the_goal_not_the_robot():
 
 
 @pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton is not installed")
-def test_torch_can_load_triton_after_a_frame_is_rendered():
+@pytest.mark.parametrize(
+    "first",
+    [
+        "gym.make('mmsafe/SafePointGoal1Vision-v0').reset(seed=0)",
+        # MuJoCo imported for state alone, frames later (as a test session or notebook does)
+        "gym.make('mmsafe/SafePointGoal1-v0').reset(seed=0)\n"
+        "gym.make('mmsafe/SafePointGoal1Vision-v0').reset(seed=0)",
+    ],
+    ids=["frames", "state-then-frames"],
+)
+def test_torch_can_load_triton_after_a_frame_is_rendered(first: str):
     """Mesa's llvmpipe loads its LLVM with the first OpenGL context; triton's, loaded after it
     (torch's first optimizer step), used to segfault the process: a vision policy trained with
     torch crashed on its first update."""
-    code = (
-        "import gymnasium as gym, mmsafe\n"
-        "env = gym.make('mmsafe/SafePointGoal1Vision-v0')\n"
-        "env.reset(seed=0)\n"
-        "import triton\n"
-        "print('trained on')\n"
-    )
-    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert ran.returncode == 0 and "trained on" in ran.stdout, ran.stderr[-800:]
-
-
-@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton is not installed")
-def test_a_state_env_first_then_frames_then_triton_does_not_crash():
-    """MuJoCo imported for a state-only env, frames later in the same process (as a test
-    session or a notebook does), then torch's optimizer: still no segfault."""
-    code = (
-        "import gymnasium as gym, mmsafe\n"
-        "gym.make('mmsafe/SafePointGoal1-v0').reset(seed=0)\n"
-        "gym.make('mmsafe/SafePointGoal1Vision-v0').reset(seed=0)\n"
-        "import triton\n"
-        "print('trained on')\n"
-    )
+    code = f"import gymnasium as gym, mmsafe\n{first}\nimport triton\nprint('trained on')\n"
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert ran.returncode == 0 and "trained on" in ran.stdout, ran.stderr[-800:]
