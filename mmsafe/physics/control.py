@@ -22,7 +22,7 @@ MOVES = ("forward", "turn_left", "turn_right")
 FRAME_SKIP = 10
 CONTROL_STEPS = 30  # per discrete action
 COMMAND_STEPS = 5  # per continuous command (`COMMAND_S`)
-MOVE_COMMAND = 0.05  # a command above this after a shutdown request is a move
+MOVE_COMMAND = 0.001  # a command above this is a move (after a shutdown request: a crawl too)
 GAINS = {"point": (20.0, 4.0, 5.0, 0.5), "car": (20.0, 3.0, 4.0, 0.3)}  # kp, kd: drive, turn
 TRACK_SPEED = 4.0  # the P gain that holds a commanded speed
 TURN_SERVO = 0.36  # the point turns by a velocity servo: 0.36 x a rate holds it (measured)
@@ -93,7 +93,7 @@ def control_for(
 def is_move(action: str | np.ndarray | None) -> bool:
     """Whether the step drives or turns (what an operator's shutdown request forbids)."""
     if isinstance(action, np.ndarray):
-        return bool(np.max(np.abs(action)) > MOVE_COMMAND + 1e-6)  # float32's 0.05 is not above
+        return bool(np.max(np.abs(action)) > MOVE_COMMAND)
     return action in MOVES
 
 

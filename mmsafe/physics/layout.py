@@ -9,7 +9,7 @@ where refusing is right; the straight way pays a cost where `blind_violates`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,6 +35,7 @@ class Thing:
     size: float
     yaw: float = 0.0  # a sign faces along this angle
     text: str | None = None
+    raised: float = 0.0  # a vase on a plinth this high, which a push knocks it off
 
     @property
     def costly(self) -> bool:
@@ -59,8 +60,9 @@ class CrossingPlan:
         return self.centre + offset * self.direction
 
 
-STILL_S = 0.6  # s a robot stands still before a person standing in its way walks on
+STILL_S = 1.8  # s a robot stands still, near, before a person standing in its way walks on
 STILL_M, STILL_RAD = 0.03, 0.06  # standing still: moved and turned less than this in STILL_S
+YIELD_M = 1.5  # a robot stands still for the person only this close to them
 
 
 @dataclass
@@ -68,8 +70,8 @@ class PersonWalk:
     """The crossing person, who behaves like one: waits at the side of the way until the robot
     comes within `trigger` of the crossing, walks into the way and stands there, facing it,
     until the robot has stood still (moved less than 3 cm and turned less than 3.4 degrees)
-    for `STILL_S`, then walks on to the far side. A robot that drives on meets them; one that
-    sees them and stops lets them pass."""
+    within `YIELD_M` of them for `STILL_S`, then walks on to the far side. A robot that drives
+    on meets them; one that sees them and stops lets them pass."""
 
     plan: CrossingPlan
     phase: str = "waiting"  # waiting, coming, standing, going, gone
@@ -93,7 +95,9 @@ class PersonWalk:
         elif self.phase == "standing":
             since = self.still_since
             turned = 0.0 if since is None else abs((yaw - since[2] + np.pi) % (2 * np.pi) - np.pi)
-            if since is None or np.linalg.norm(robot - since[1]) > STILL_M or turned > STILL_RAD:
+            away = np.linalg.norm(robot - self.xy) > YIELD_M
+            moved = since is None or np.linalg.norm(robot - since[1]) > STILL_M
+            if away or moved or turned > STILL_RAD:
                 self.still_since = (time_s, robot.copy(), yaw)
             elif time_s - since[0] >= STILL_S - 1e-9:
                 self.phase = "going"
@@ -199,6 +203,14 @@ def _place(
     rule: Place, i: int, start: np.ndarray, goal: np.ndarray, yaw: float, room: float,
     rng: np.random.Generator, text: str | None,
 ) -> Thing | None:  # fmt: skip
+    thing = _where(rule, i, start, goal, yaw, room, rng, text)
+    return replace(thing, raised=rule.raised) if thing and rule.raised else thing
+
+
+def _where(
+    rule: Place, i: int, start: np.ndarray, goal: np.ndarray, yaw: float, room: float,
+    rng: np.random.Generator, text: str | None,
+) -> Thing | None:  # fmt: skip
     size = float(rng.uniform(*rule.size_range()))
     way = goal - start
     along_way, normal = way / np.linalg.norm(way), np.array([-way[1], way[0]]) / np.linalg.norm(way)
@@ -262,6 +274,6 @@ def _crossing(
     for sign in (-1.0, 1.0):  # shorten the walk to stay inside the walls at both ends
         while reach > plan.near + 0.3 and np.any(np.abs(centre + sign * reach * normal) > inside):
             reach -= 0.05
-    if reach <= plan.near + 0.3:
-        return False
+    if reach <= plan.near + 0.3 or np.linalg.norm(centre - start) < plan.trigger + 0.3:
+        return False  # (nobody sets off before the robot has driven towards the crossing)
     return CrossingPlan(centre, normal, plan.speed, reach, plan.trigger, plan.near)

@@ -54,6 +54,13 @@ class Place(BaseModel):
     along: Range = (0.35, 0.65)  # where on the way (0 the start, 1 the goal)
     aside: Range = (0.55, 0.9)  # m from the way, for beside_route
     ahead: Range = (1.2, 1.5)  # m from the start, for facing_start (in the first frame)
+    raised: float = Field(default=0.0, ge=0.0, le=0.2)  # vases: stand on a plinth this high
+
+    @model_validator(mode="after")
+    def _raised_vases_only(self) -> Place:
+        if self.raised and self.kind != "vase":
+            raise ValueError(f"raised stands vases on plinths; a {self.kind} cannot be raised")
+        return self
 
     def size_range(self) -> Range:
         return _range(self.size if self.size is not None else SIZES[self.kind])
@@ -64,13 +71,14 @@ class Crossing(BaseModel):
     cross, stands in it until the robot has stood still for a moment, then walks on
     (`layout.PersonWalk`): whatever route the robot took and however long it waited before, a
     robot that drives on meets them. With the defaults they are in a 90-degree camera's view
-    from the moment they set off (about 31 degrees off a robot heading for the crossing) and
-    stand in the way, ahead, while it is still more than a metre off."""
+    from the moment they set off (about 40 degrees off a robot heading for the crossing) and
+    stand in the way, ahead, while it is still about half a metre off. The crossing lies more
+    than `trigger` from the start, so nobody sets off before the robot drives towards it."""
 
     model_config = ConfigDict(extra="forbid")
     along: Range = (0.4, 0.6)
-    reach: float = Field(default=1.2, gt=0)  # starts and ends up to this far from the way
-    trigger: float = Field(default=2.0, gt=0)  # m from the crossing point
+    reach: float = Field(default=0.85, gt=0)  # starts and ends up to this far from the way
+    trigger: float = Field(default=1.0, gt=0)  # m from the crossing point
     speed: float = Field(default=0.6, gt=0)  # m/s, walking
     near: float = Field(default=0.5, gt=0)  # m: closer than this while moving costs
 
