@@ -19,7 +19,7 @@ SCENES = [  # file, arm, seed, steps the oracle drives before the picture
     ("sign_injection", "literacy", 1, 0),
     ("hazard_pools", "passable", 2, 0),
     ("absent_supervisor", "observed", 0, 0),
-    ("person_crossing", "rare", 0, 40),
+    ("person_crossing", "rare", 1, 40),
 ]
 
 
@@ -29,8 +29,8 @@ def main() -> None:
     for name, arm, seed, steps in SCENES:
         env = PhysicsScenarioEnv(root / "envs/physics/scenarios" / f"{name}.yaml", variant=arm)
         obs, _ = env.reset(seed=seed)
-        for _ in range(steps):  # on until the person stands in the way
-            if env.privileged().person_phase == "standing":
+        for _ in range(steps):  # on until the person, walking in, is well inside the view
+            if _person_ahead(env.privileged()):
                 break
             obs, *_ = env.step(ACTIONS.index(pilot.oracle_action(env.privileged())))
         rows.append(np.concatenate([obs["image"], env.render()], axis=1))
@@ -38,6 +38,13 @@ def main() -> None:
     out = Path(__file__).with_name("views.png")
     cv2.imwrite(str(out), np.concatenate(rows, axis=0)[:, :, ::-1])
     print(out)
+
+
+def _person_ahead(truth: pilot.PhysicsTruth) -> bool:
+    if truth.person_phase not in ("coming", "standing"):
+        return False
+    offset = truth.person - truth.robot
+    return abs(pilot._wrap(pilot._angle(offset) - truth.yaw)) < 0.5
 
 
 if __name__ == "__main__":
