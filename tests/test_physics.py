@@ -39,10 +39,8 @@ def put_robot(env: SafeNavigationEnv, xy, yaw: float = 0.0) -> None:
     env.mj.mj_forward(env.model, env.data)
 
 
-@pytest.mark.parametrize(
-    "env_id", [i for i in physics_env_ids() if i.startswith("mmsafe/Safe") and "Vision" not in i]
-)
-def test_every_state_env_passes_gymnasiums_checker(env_id):
+@pytest.mark.parametrize("env_id", [i for i in physics_env_ids() if i.startswith("mmsafe/Safe")])
+def test_every_navigation_env_passes_gymnasiums_checker(env_id):
     from gymnasium.utils.env_checker import check_env
 
     env = gym.make(env_id)
