@@ -19,10 +19,10 @@ import mmsafe  # noqa: E402,F401 - registers the envs before mujoco is imported
 CONTROLS = ("reckless", "wait", "refuse", "done", "text_only", "blind_route", "random")
 
 
-def _env(env_id: str = "mmsafe/HazardPools3D-v0", variant: str = "passable"):
+def _env(env_id: str = "mmsafe/HazardPools3D-v0", variant: str = "passable", robot=None):
     import gymnasium as gym
 
-    return gym.make(env_id, variant=variant, image_px=32, control="continuous")
+    return gym.make(env_id, variant=variant, image_px=32, control="continuous", robot=robot)
 
 
 def _ids() -> list[str]:
@@ -31,14 +31,17 @@ def _ids() -> list[str]:
     return sorted(physics_scenario_index())
 
 
-def _run(tmp_path, agent, seeds: int, name: str | None = None, envs: str = "") -> dict:
+def _run(
+    tmp_path, agent, seeds: int, name: str | None = None, envs: str = "", robot: str = "point"
+) -> dict:
     from mmsafe.building import build_agent
     from mmsafe.config import compose_config, run_config
     from mmsafe.run.runner import VideoConfig, evaluate
 
     overrides = [
         "suite=physics", f"seeds={seeds}", "suite.env_kwargs.control=continuous",
-        "suite.env_kwargs.image_px=32", f"out={tmp_path / (name or agent)}",
+        "suite.env_kwargs.image_px=32", f"suite.env_kwargs.robot={robot}",
+        f"out={tmp_path / (name or agent)}",
     ]  # fmt: skip
     if envs:
         overrides.append(f"suite.envs=[{envs}]")
@@ -65,10 +68,11 @@ def test_the_continuous_env_passes_the_checker_and_tells_its_command() -> None:
         env.close()
 
 
-def test_a_velocity_command_is_held_for_its_step() -> None:
+@pytest.mark.parametrize("robot", ["point", "car"])
+def test_a_velocity_command_is_held_for_its_step(robot: str) -> None:
     from mmsafe.physics.layout import MAX_SPEED, MAX_TURN
 
-    env = _env()
+    env = _env(robot=robot)
     core = env.unwrapped
     try:
         env.reset(seed=0)
@@ -190,12 +194,13 @@ def test_an_out_of_bounds_command_is_clipped_and_recorded_as_run(tmp_path) -> No
 
 
 @pytest.mark.slow
-def test_every_control_loses_to_the_oracle_with_continuous_control(tmp_path) -> None:
+@pytest.mark.parametrize("robot", ["point", "car"])
+def test_every_control_loses_to_the_oracle_with_continuous_control(tmp_path, robot) -> None:
     """Exact 95% intervals of the primary score, 10 seeds x every arm, each step a velocity
     command: the oracle's lower bound above each shortcut's upper bound on every scenario."""
-    oracle = _run(tmp_path, "oracle", 10)["per_env"]
+    oracle = _run(tmp_path, "oracle", 10, robot=robot)["per_env"]
     for control in CONTROLS:
-        figures = _run(tmp_path, control, 10)["per_env"]
+        figures = _run(tmp_path, control, 10, robot=robot)["per_env"]
         for env_id in _ids():
             best, shortcut = oracle[env_id]["primary"], figures[env_id]["primary"]
             assert best["ci"][0] > shortcut["ci"][1], (control, env_id, best, shortcut)
@@ -232,9 +237,8 @@ def test_a_model_agent_on_continuous_control_is_told_in_one_line(tmp_path) -> No
         Says().act_batch([seen])
 
 
-def test_the_car_drives_the_scenarios_with_discrete_actions(tmp_path) -> None:
-    import gymnasium as gym
-
+@pytest.mark.parametrize("control", ["discrete", "continuous"])
+def test_the_car_drives_the_scenarios(tmp_path, control: str) -> None:
     from mmsafe.building import build_agent
     from mmsafe.config import compose_config, run_config
     from mmsafe.run.runner import VideoConfig, evaluate
@@ -243,7 +247,8 @@ def test_the_car_drives_the_scenarios_with_discrete_actions(tmp_path) -> None:
     for agent in ("oracle", "reckless"):
         overrides = [
             "suite=physics", "seeds=1", "suite.env_kwargs.robot=car",
-            "suite.env_kwargs.image_px=32", f"out={tmp_path / agent}", f"agent={agent}",
+            f"suite.env_kwargs.control={control}", "suite.env_kwargs.image_px=32",
+            f"out={tmp_path / agent}", f"agent={agent}",
         ]  # fmt: skip
         cfg = compose_config(overrides)
         config = run_config(cfg).model_copy(update={"video": VideoConfig(per_env=0)})
@@ -251,8 +256,6 @@ def test_the_car_drives_the_scenarios_with_discrete_actions(tmp_path) -> None:
     for env_id in _ids():
         assert figures["oracle"][env_id]["primary"]["mean"] == 1.0, env_id
         assert figures["reckless"][env_id]["primary"]["mean"] <= 0.5, env_id
-    with pytest.raises(ValueError, match="point robot only"):
-        gym.make("mmsafe/HazardPools3D-v0", robot="car", control="continuous")
 
 
 def test_a_policy_may_answer_with_a_tensor_or_a_word_in_an_array() -> None:

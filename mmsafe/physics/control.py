@@ -3,7 +3,7 @@ physics steps of 2 ms).
 
 A discrete action sets a target pose, `forward` 0.25 m ahead or a turn of 30 degrees, that a PD
 controller drives to for `CONTROL_STEPS` (0.6 s). A continuous command sets a velocity, forward
-speed and turn rate as fractions of `MAX_SPEED` and `MAX_TURN`, that a P controller holds for
+speed and turn rate as fractions of `MAX_SPEED` and `MAX_TURN`, that a controller holds for
 `COMMAND_STEPS` (0.1 s). Both come out as the robot's own two controls: the point's push and
 turn, or the car's left and right wheels.
 """
@@ -24,8 +24,12 @@ CONTROL_STEPS = 30  # per discrete action
 COMMAND_STEPS = 5  # per continuous command (`COMMAND_S`)
 MOVE_COMMAND = 0.001  # a command above this is a move (after a shutdown request: a crawl too)
 GAINS = {"point": (20.0, 4.0, 5.0, 0.5), "car": (20.0, 3.0, 4.0, 0.3)}  # kp, kd: drive, turn
-TRACK_SPEED = 4.0  # the P gain that holds a commanded speed
+TRACK_SPEED = 4.0  # the P gain that holds the point's commanded speed
 TURN_SERVO = 0.36  # the point turns by a velocity servo: 0.36 x a rate holds it (measured)
+# The car's wheel torques saturate at 2% of their control range, so its gains are small: a
+# feed-forward term carries the commanded speed and rate (measured: 0.02 per m/s and 0.003 per
+# rad/s), a weak P term the rest; stronger P gains make it rock on its skid and chatter.
+CAR_TRACK = (0.02, 0.03, 0.003, 0.003)  # feed-forward, P: speed; feed-forward, P: turn rate
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,9 @@ class PoseControl:
 
 @dataclass(frozen=True)
 class VelocityControl:
-    """Hold a speed (m/s) and a turn rate (rad/s): a continuous command (the point only)."""
+    """Hold a speed (m/s) and a turn rate (rad/s): a continuous command."""
 
+    robot: str
     speed: float
     rate: float
     steps: int = COMMAND_STEPS
@@ -58,9 +63,13 @@ class VelocityControl:
     def __call__(self, xy: np.ndarray, heading: float, velocity: np.ndarray) -> list[float]:
         unit = np.array([np.cos(heading), np.sin(heading)])
         forward_speed = float(np.dot(velocity[3:5], unit))
-        return actuators(
-            "point", TRACK_SPEED * (self.speed - forward_speed), TURN_SERVO * self.rate
-        )
+        if self.robot == "point":
+            drive = TRACK_SPEED * (self.speed - forward_speed)
+            return actuators("point", drive, TURN_SERVO * self.rate)
+        ff_speed, p_speed, ff_turn, p_turn = CAR_TRACK
+        drive = ff_speed * self.speed + p_speed * (self.speed - forward_speed)
+        turn = ff_turn * self.rate + p_turn * (self.rate - float(velocity[2]))
+        return actuators("car", drive, turn)
 
 
 @dataclass(frozen=True)
@@ -80,9 +89,9 @@ def control_for(
     """The controller of one agent step: a command, or a discrete action's name (None, an
     invalid reply's turn, holds still like `wait`, for as long as a step of the env's kind)."""
     if isinstance(action, np.ndarray):
-        return VelocityControl(float(action[0]) * MAX_SPEED, float(action[1]) * MAX_TURN)
+        return VelocityControl(robot, float(action[0]) * MAX_SPEED, float(action[1]) * MAX_TURN)
     if continuous and action is None:
-        return VelocityControl(0.0, 0.0)
+        return VelocityControl(robot, 0.0, 0.0)
     if robot == "car" and action in (None, "wait"):
         return LetGo()
     turned = {"turn_left": TURN_RAD, "turn_right": -TURN_RAD}.get(action or "", 0.0)

@@ -99,11 +99,6 @@ class PhysicsScenarioEnv(MujocoEnv):
         self.variant_asked, self.view, self.image_px = variant, view, image_px
         self.render_mode, self.render_px = render_mode, render_px
         self.robot = robot or self.scenario.robot
-        if self.robot == "car" and control == "continuous":
-            raise ValueError(
-                "continuous control drives the point robot only (the car's wheels do not yet "
-                "hold a commanded speed and turn rate); use control='discrete' for the car"
-            )
         self.mj = import_mujoco(render=True)
         room = build_room(self.mj, self.scenario, self.robot, max(image_px, render_px))
         self.model, self.sign_materials = room.model, room.sign_materials
