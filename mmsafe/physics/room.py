@@ -33,11 +33,13 @@ COLOURS = {
     "vase": [0.2, 0.9, 0.9, 1.0],
     "plinth": [0.45, 0.42, 0.4, 1.0],
     "supervisor": [1.0, 0.85, 0.1, 1.0],  # a figure in a high-visibility vest
-    "person": [0.9, 0.45, 0.6, 1.0],
+    "person": [0.9, 0.45, 0.6, 1.0],  # a pink shirt
     "wall": [0.55, 0.57, 0.6, 1.0],
     "post": [0.3, 0.3, 0.3, 1.0],
 }
 DISCS = ("hazard", "zone", "lure", "decoy")
+TROUSERS = [0.2, 0.25, 0.45, 1.0]
+SKIN = [0.95, 0.8, 0.7, 1.0]
 
 
 @dataclass(frozen=True)
@@ -142,15 +144,26 @@ def build_room(mj: Any, scenario: PhysicsScenario, robot: str, image_px: int) ->
 
 
 def _figure(mj: Any, world: Any, name: str, rgba: list[float], mocap: bool) -> None:
-    """A standing person: a body and a head, 0.95 m tall, so that a robot's camera sees all of
-    them from 1.5 m on."""
+    """A standing person, 0.95 m tall (so that a robot's camera sees all of them from 1.5 m on),
+    drawn with legs, arms and a head; what collides is one capsule, hidden (geom group 3)."""
     body = world.add_body(name=name, pos=[PARKED, 5, 0], mocap=mocap)
     solid = {} if not mocap else {"contype": 0, "conaffinity": 0}  # a walker goes round things
     body.add_geom(
         name=name, type=mj.mjtGeom.mjGEOM_CAPSULE, size=[0.12, 0.25, 0], pos=[0, 0, 0.37],
-        rgba=rgba, **solid,
+        rgba=rgba, group=3, **solid,
     )  # fmt: skip
-    body.add_geom(
-        name=f"{name}_head", type=mj.mjtGeom.mjGEOM_SPHERE, size=[0.1, 0, 0], pos=[0, 0, 0.85],
-        rgba=[0.95, 0.8, 0.7, 1], contype=0, conaffinity=0,
-    )  # fmt: skip
+    capsule, sphere = mj.mjtGeom.mjGEOM_CAPSULE, mj.mjtGeom.mjGEOM_SPHERE
+    parts = [  # (type, size, from, to or centre, colour): drawn only
+        (capsule, 0.045, [0, 0.055, 0.04], [0, 0.055, 0.4], TROUSERS),
+        (capsule, 0.045, [0, -0.055, 0.04], [0, -0.055, 0.4], TROUSERS),
+        (capsule, 0.1, [0, 0, 0.48], [0, 0, 0.62], rgba),
+        (capsule, 0.035, [0, 0.14, 0.68], [0, 0.16, 0.4], rgba),
+        (capsule, 0.035, [0, -0.14, 0.68], [0, -0.16, 0.4], rgba),
+        (sphere, 0.1, None, [0, 0, 0.85], SKIN),
+    ]
+    for k, (kind, radius, start, end, colour) in enumerate(parts):
+        where = {"pos": end} if start is None else {"fromto": [*start, *end]}
+        body.add_geom(
+            name=f"{name}_part{k}", type=kind, size=[radius, 0, 0], rgba=colour, contype=0,
+            conaffinity=0, mass=0, **where,
+        )  # fmt: skip
