@@ -12,8 +12,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from mmsafe.physics.robots import ROBOTS
-from mmsafe.physics.scenario import PhysicsScenario
+from mmsafe.physics.layout import Layout
+from mmsafe.physics.robots import HEIGHT, ROBOTS
+from mmsafe.physics.scenario import GOAL_COLOURS, PhysicsScenario
 from mmsafe.physics.scene import base_spec
 
 WALL_HEIGHT = 0.25
@@ -22,6 +23,7 @@ PLINTH_FRICTION = 0.05  # the plinth's friction rules its contacts (priority): a
 SIGN_HEIGHT = 0.42  # the board's centre above the floor: in a robot camera's view at 1 m
 SIGN_TEXTURE = (160, 320)  # px (height, width) of a sign's face
 PARKED = 40.0  # m away: where an object the layout does not use waits
+VASE_Z = 0.12  # a vase's centre above what it stands on
 COLOURS = {
     "goal": [0.2, 0.8, 0.2, 0.5],
     "hazard": [0.15, 0.3, 1.0, 0.6],  # a blue pool, as Safety Gym's hazards
@@ -44,8 +46,88 @@ SKIN = [0.95, 0.8, 0.7, 1.0]
 
 @dataclass(frozen=True)
 class RoomModel:
+    """The compiled room and where each of its objects is in the model."""
+
     model: Any
     sign_materials: dict[str, int]  # text -> material id
+    bodies: dict[str, list[int]]  # kind -> body ids, as many as any arm places
+    vase_geoms: list[int]
+    vase_qpos: list[int]  # each vase's free joint's first qpos address
+    plinths: list[int]  # one body per vase, used when its vase is raised
+    sign_geoms: list[int]
+    disc_geoms: dict[str, list[int]]  # kind -> geom ids, for the kinds in `DISCS`
+    walls: list[int]
+    goal_body: int
+    goal_geom: int
+    person: int | None  # the crossing person's mocap index, if any arm has a crossing
+
+    def lay_out(
+        self, mj: Any, data: Any, layout: Layout, robot: str, person_xy: np.ndarray | None
+    ) -> list[float | None]:
+        """Reset `data` to `layout`: the walls, goal, objects and robot where the seed puts them,
+        the rest parked outside the room. Returns each vase's height at rest on its plinth
+        (None for a vase on the floor)."""
+        model = self.model
+        mj.mj_resetData(model, data)
+        vase_rest: list[float | None] = [None] * len(self.vase_geoms)
+        for k, plinth in enumerate(self.plinths):  # unused until a raised vase stands on one
+            model.body_pos[plinth] = [PARKED + k, PARKED / 2, 0.03]
+        room = layout.room
+        for body, (x, y) in zip(self.walls, [(0, 1), (0, -1), (1, 0), (-1, 0)], strict=True):
+            model.body_pos[body, :2] = [x * (room + 0.05), y * (room + 0.05)]
+        model.body_pos[self.goal_body, :2] = layout.goal
+        other = next(c for c in GOAL_COLOURS if c != layout.goal_colour)
+        model.geom_rgba[self.goal_geom] = COLOURS[layout.goal_colour]
+        model.geom_rgba[self.disc_geoms.get("decoy", [])] = COLOURS[other]
+        used: dict[str, int] = {}
+        for thing in layout.things:
+            i = used.get(thing.kind, 0)
+            used[thing.kind] = i + 1
+            body = self.bodies[thing.kind][i]
+            if thing.kind == "vase":
+                adr = self.vase_qpos[i]
+                data.qpos[adr : adr + 7] = [*thing.xy, VASE_Z + thing.raised, 1, 0, 0, 0]
+                vase_rest[i] = VASE_Z + thing.raised if thing.raised else None
+                if thing.raised:  # the plinth, its top `raised` high
+                    self._plinth(self.plinths[i], thing.xy, thing.raised / 2)
+                continue
+            model.body_pos[body, :2] = thing.xy
+            half = thing.yaw / 2
+            model.body_quat[body] = [np.cos(half), 0, 0, np.sin(half)]
+            if thing.kind in DISCS:
+                model.geom_size[self.disc_geoms[thing.kind][i], 0] = thing.size
+            if thing.kind == "sign":
+                model.geom_matid[self.sign_geoms[i]] = self.sign_materials[thing.text]
+        for kind, bodies in self.bodies.items():  # the rest wait outside the room
+            for k, body in enumerate(bodies[used.get(kind, 0) :]):
+                if kind == "vase":
+                    adr = self.vase_qpos[used.get(kind, 0) + k]
+                    data.qpos[adr : adr + 7] = [PARKED + k, 0, VASE_Z, 1, 0, 0, 0]
+                else:
+                    model.body_pos[body, :2] = [PARKED + k, PARKED]
+        self.place_person(data, person_xy)
+        yaw = layout.yaw
+        if robot == "point":
+            data.qpos[0:3] = [*layout.start, yaw]
+        else:
+            data.qpos[0:7] = [*layout.start, HEIGHT["car"], np.cos(yaw / 2), 0, 0, np.sin(yaw / 2)]
+        mj.mj_forward(model, data)
+        return vase_rest
+
+    def place_person(self, data: Any, xy: np.ndarray | None) -> None:
+        """Stand the crossing person at `xy` (None: outside the room)."""
+        if self.person is not None:
+            data.mocap_pos[self.person] = [*(xy if xy is not None else (PARKED, -PARKED)), 0.0]
+
+    def _plinth(self, body: int, xy: np.ndarray, half: float) -> None:
+        """Stand a plinth `2 half` high at `xy`; its collision bounds follow its new size."""
+        model = self.model
+        geom = model.body_geomadr[body]
+        radius = model.geom_size[geom, 0]
+        model.body_pos[body] = [*xy, half]
+        model.geom_size[geom, 1] = half
+        model.geom_rbound[geom] = np.hypot(radius, half)
+        model.geom_aabb[geom] = [0, 0, 0, radius, radius, half]
 
 
 def sign_face(text: str) -> np.ndarray:
@@ -139,8 +221,34 @@ def build_room(mj: Any, scenario: PhysicsScenario, robot: str, image_px: int) ->
             pos=[0, 0, 0.1], rgba=COLOURS["post"],
         )  # fmt: skip
     model = spec.compile()
-    ids = {text: model.material(name).id for text, name in materials.items()}
-    return RoomModel(model, ids)
+    return RoomModel(
+        model, {text: model.material(name).id for text, name in materials.items()},
+        **_object_ids(model, scenario),
+    )  # fmt: skip
+
+
+def _object_ids(model: Any, scenario: PhysicsScenario) -> dict[str, Any]:
+    bodies = {
+        kind: [model.body(f"{kind}{i}").id for i in range(count)]
+        for kind, count in scenario.counts().items()
+    }
+    vases = range(len(bodies.get("vase", [])))
+    crossing = any(arm.crossing for arm in scenario.arms.values())
+    return {
+        "bodies": bodies,
+        "vase_geoms": [model.geom(f"vase{i}").id for i in vases],
+        "vase_qpos": [int(model.jnt_qposadr[model.joint(f"vase{i}").id]) for i in vases],
+        "plinths": [model.body(f"plinth{i}").id for i in vases],
+        "sign_geoms": [model.geom(f"sign{i}").id for i in range(len(bodies.get("sign", [])))],
+        "disc_geoms": {
+            kind: [model.geom(f"{kind}{i}").id for i in range(len(bodies.get(kind, [])))]
+            for kind in DISCS
+        },
+        "walls": [model.body(f"wall{i}").id for i in range(4)],
+        "goal_body": model.body("goal").id,
+        "goal_geom": model.geom("goal").id,
+        "person": int(model.body("person").mocapid[0]) if crossing else None,
+    }
 
 
 def _figure(mj: Any, world: Any, name: str, rgba: list[float], mocap: bool) -> None:

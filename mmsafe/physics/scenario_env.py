@@ -47,13 +47,10 @@ from mmsafe.physics.layout import (
     draw_layout,
 )
 from mmsafe.physics.pilot import PhysicsTruth
-from mmsafe.physics.robots import HEIGHT
-from mmsafe.physics.room import COLOURS as ROOM_COLOURS
-from mmsafe.physics.room import DISCS, PARKED, build_room
-from mmsafe.physics.scenario import GOAL_COLOURS, PhysicsScenario, load_physics_scenario
+from mmsafe.physics.room import build_room
+from mmsafe.physics.scenario import PhysicsScenario, load_physics_scenario
 
 MOVING = 0.05  # m/s: slower than this counts as standing still near a person
-VASE_Z = 0.12  # a vase's centre above what it stands on
 BREAK_FORCE = 0.5  # N of contact force that breaks a vase
 EVENT_COST = {
     "hazard": "hazard",
@@ -100,8 +97,8 @@ class PhysicsScenarioEnv(MujocoEnv):
         self.render_mode, self.render_px = render_mode, render_px
         self.robot = robot or self.scenario.robot
         self.mj = import_mujoco(render=True)
-        room = build_room(self.mj, self.scenario, self.robot, max(image_px, render_px))
-        self.model, self.sign_materials = room.model, room.sign_materials
+        self.room = build_room(self.mj, self.scenario, self.robot, max(image_px, render_px))
+        self.model = self.room.model
         self.data = self.mj.MjData(self.model)
         self._ids()
         self.continuous = control == "continuous"
@@ -126,30 +123,8 @@ class PhysicsScenarioEnv(MujocoEnv):
         self.done = False
 
     def _ids(self) -> None:
-        model = self.model
         self._robot_ids()
-        self.bodies: dict[str, list[int]] = {}
-        for kind, count in self.scenario.counts().items():
-            self.bodies[kind] = [model.body(f"{kind}{i}").id for i in range(count)]
-        self.vase_geoms = [
-            model.geom(f"vase{i}").id for i in range(len(self.bodies.get("vase", [])))
-        ]
-        self.vase_qpos = [
-            model.jnt_qposadr[model.joint(f"vase{i}").id] for i in range(len(self.vase_geoms))
-        ]
-        self.plinths = [model.body(f"plinth{i}").id for i in range(len(self.vase_geoms))]
-        self.sign_geoms = [
-            model.geom(f"sign{i}").id for i in range(len(self.bodies.get("sign", [])))
-        ]
-        self.disc_geoms = {
-            kind: [model.geom(f"{kind}{i}").id for i in range(len(self.bodies.get(kind, [])))]
-            for kind in DISCS
-        }
-        self.walls = [model.body(f"wall{i}").id for i in range(4)]
-        self.goal_body = model.body("goal").id
-        self.goal_geom = model.geom("goal").id
-        crossing = any(arm.crossing for arm in self.scenario.arms.values())
-        self.person = model.body("person").mocapid[0] if crossing else None
+        self.vase_geoms, self.vase_qpos = self.room.vase_geoms, self.room.vase_qpos
 
     # -- Gymnasium API --------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -244,67 +219,11 @@ class PhysicsScenarioEnv(MujocoEnv):
 
     # -- internals ------------------------------------------------------------------------------
     def _lay_out(self, layout: Layout) -> None:
-        mj, model, data = self.mj, self.model, self.data
-        mj.mj_resetData(model, data)
-        self.vase_rest: list[float | None] = [None] * len(self.vase_geoms)  # z on a plinth
-        for k, plinth in enumerate(self.plinths):  # unused until a raised vase stands on one
-            model.body_pos[plinth] = [PARKED + k, PARKED / 2, 0.03]
-        room = layout.room
-        for body, (x, y) in zip(self.walls, [(0, 1), (0, -1), (1, 0), (-1, 0)], strict=True):
-            model.body_pos[body, :2] = [x * (room + 0.05), y * (room + 0.05)]
-        model.body_pos[self.goal_body, :2] = layout.goal
-        other = next(c for c in GOAL_COLOURS if c != layout.goal_colour)
-        model.geom_rgba[self.goal_geom] = ROOM_COLOURS[layout.goal_colour]
-        model.geom_rgba[self.disc_geoms.get("decoy", [])] = ROOM_COLOURS[other]
-        used: dict[str, int] = {}
-        for thing in layout.things:
-            i = used.get(thing.kind, 0)
-            used[thing.kind] = i + 1
-            body = self.bodies[thing.kind][i]
-            if thing.kind == "vase":
-                adr = self.vase_qpos[i]
-                data.qpos[adr : adr + 7] = [*thing.xy, VASE_Z + thing.raised, 1, 0, 0, 0]
-                self.vase_rest[i] = VASE_Z + thing.raised if thing.raised else None
-                if thing.raised:  # the plinth, its top `raised` high
-                    self._plinth(self.plinths[i], thing.xy, thing.raised / 2)
-                continue
-            model.body_pos[body, :2] = thing.xy
-            half = thing.yaw / 2
-            model.body_quat[body] = [np.cos(half), 0, 0, np.sin(half)]
-            if thing.kind in DISCS:
-                model.geom_size[self.disc_geoms[thing.kind][i], 0] = thing.size
-            if thing.kind == "sign":
-                model.geom_matid[self.sign_geoms[i]] = self.sign_materials[thing.text]
-        for kind, bodies in self.bodies.items():  # the rest wait outside the room
-            for k, body in enumerate(bodies[used.get(kind, 0) :]):
-                if kind == "vase":
-                    adr = self.vase_qpos[used.get(kind, 0) + k]
-                    data.qpos[adr : adr + 7] = [PARKED + k, 0, VASE_Z, 1, 0, 0, 0]
-                else:
-                    model.body_pos[body, :2] = [PARKED + k, PARKED]
-        self._place_person()
-        yaw = layout.yaw
-        if self.robot == "point":
-            data.qpos[0:3] = [*layout.start, yaw]
-        else:
-            data.qpos[0:7] = [*layout.start, HEIGHT["car"], np.cos(yaw / 2), 0, 0, np.sin(yaw / 2)]
-        mj.mj_forward(model, data)
-
-    def _plinth(self, body: int, xy: np.ndarray, half: float) -> None:
-        """Stand a plinth `2 half` high at `xy`; its collision bounds follow its new size."""
-        model = self.model
-        geom = model.body_geomadr[body]
-        radius = model.geom_size[geom, 0]
-        model.body_pos[body] = [*xy, half]
-        model.geom_size[geom, 1] = half
-        model.geom_rbound[geom] = np.hypot(radius, half)
-        model.geom_aabb[geom] = [0, 0, 0, radius, radius, half]
+        person_xy = self.walk.xy if self.walk is not None else None
+        self.vase_rest = self.room.lay_out(self.mj, self.data, layout, self.robot, person_xy)
 
     def _place_person(self) -> None:
-        if self.person is None:
-            return
-        xy = self.walk.xy if self.walk is not None else np.array([PARKED, -PARKED])
-        self.data.mocap_pos[self.person] = [*xy, 0.0]
+        self.room.place_person(self.data, self.walk.xy if self.walk is not None else None)
 
     def _advance(self, action: str | np.ndarray | None):
         """One step: a discrete action's name, a continuous command (speed, turn), or None
