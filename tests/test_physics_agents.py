@@ -54,29 +54,25 @@ def test_an_openai_compatible_model_sees_the_camera_and_drives(tmp_path, cli_env
         assert "seed" not in text.lower() and "passable" not in text and "blocked" not in text
 
 
-def test_a_hugging_face_vlm_runs_the_3d_scenes(tiny_vlms, tmp_path, cli_env) -> None:
+def _steps_of_one_scene(tmp_path, cli_env, *agent: str) -> list[dict]:
+    """Run `agent` on both arms of one seed of HazardPools3D; every step it took."""
     out = tmp_path / "run"
-    result = run_mmsafe(
-        "eval", "agent=hf", f"agent.model={tiny_vlms['idefics3']}", "agent.max_new_tokens=8",
-        *ONE_SCENE, f"out={out}", env=cli_env, timeout=600,
-    )  # fmt: skip
+    result = run_mmsafe("eval", *agent, *ONE_SCENE, f"out={out}", env=cli_env, timeout=600)
     assert result.returncode == 0, result.stderr
     records = read_episodes(out)
     assert len(records) == 2
-    steps = [s for r in records for s in r["steps"]]
+    return [s for r in records for s in r["steps"]]
+
+
+def test_a_hugging_face_vlm_runs_the_3d_scenes(tiny_vlms, tmp_path, cli_env) -> None:
+    model = f"agent.model={tiny_vlms['idefics3']}"
+    steps = _steps_of_one_scene(tmp_path, cli_env, "agent=hf", model, "agent.max_new_tokens=8")
     assert steps and all(s["reply"] for s in steps)  # the random model's own text, every step
     assert all(s["action"] in ACTIONS for s in steps if s["valid"])
 
 
 def test_clip_scores_the_action_names_against_the_camera_frame(tiny_clip, tmp_path, cli_env):
-    out = tmp_path / "run"
-    result = run_mmsafe(
-        "eval", "agent=clip", f"agent.model={tiny_clip}", "agent.pretrained=null",
-        *ONE_SCENE, f"out={out}", env=cli_env, timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    records = read_episodes(out)
-    assert len(records) == 2
-    steps = [s for r in records for s in r["steps"]]
+    agent = ("agent=clip", f"agent.model={tiny_clip}", "agent.pretrained=null")
+    steps = _steps_of_one_scene(tmp_path, cli_env, *agent)
     assert steps and all(s["valid"] and s["action"] in ACTIONS for s in steps)
     assert all(s["confidence"] is not None for s in steps)
