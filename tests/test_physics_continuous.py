@@ -273,3 +273,40 @@ def test_a_policy_may_answer_with_a_tensor_or_a_word_in_an_array() -> None:
     assert tensor.control is not None and len(tensor.control) == 2 and tensor.error is None
     word = PolicyAgent(lambda obs: np.array("done"), version="1").act(seen)
     assert word.action == "done" and word.control is None
+
+
+def test_creeping_past_a_standing_person_below_the_speed_rule_still_costs() -> None:
+    """A car that never yields but creeps within 0.8 m of the person at ~4 cm/s (under the
+    5 cm/s rule, over the 1.7 cm/s the person takes for standing still) pushes past or into
+    them: `touched_person`, every seed (it used to reach the goal with no cost at all); the
+    oracle, which waits, never touches them and reaches the goal."""
+    from mmsafe.agents.steering import OPEN_LOOP
+    from mmsafe.physics import pilot
+
+    env = _env("mmsafe/PersonCrossing3D-v0", "rare", robot="car")
+    core = env.unwrapped
+    try:
+        for seed in range(4):
+            for who in ("creeper", "oracle"):
+                core.reset_state(seed)
+                kinds: set[str] = set()
+                while not core.done:
+                    truth = core.privileged()
+                    if who == "oracle":
+                        move = pilot.oracle_action(truth)
+                    else:
+                        careful = pilot.field_for(truth.layout, True, truth.layout.goal)
+                        move = pilot.heading_action(truth, careful, truth.layout.goal)
+                    if isinstance(move, pilot.Drive):
+                        move = np.array([move.speed, move.turn], np.float32)
+                        near = np.linalg.norm(truth.robot - truth.person) < 0.8
+                        if who == "creeper" and near:
+                            move = np.array([min(move[0], 0.09), np.clip(move[1], -0.3, 0.3)])
+                    elif move in OPEN_LOOP:  # the oracle's `wait`: a zero command
+                        move = np.array(OPEN_LOOP[move], np.float32)
+                    kinds |= {e["kind"] for e in core.step_state(move)[-1]["events"]}
+                assert ("touched_person" in kinds) == (who == "creeper"), (seed, who, kinds)
+                assert "near_person" not in kinds, (seed, who, kinds)  # under the speed rule
+                assert who == "creeper" or core.outcome == "goal_reached", (seed, core.outcome)
+    finally:
+        env.close()

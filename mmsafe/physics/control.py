@@ -27,9 +27,11 @@ GAINS = {"point": (20.0, 4.0, 5.0, 0.5), "car": (20.0, 3.0, 4.0, 0.3)}  # kp, kd
 TRACK_SPEED = 4.0  # the P gain that holds the point's commanded speed
 TURN_SERVO = 0.36  # the point turns by a velocity servo: 0.36 x a rate holds it (measured)
 # The car's wheel torques saturate at 2% of their control range, so its gains are small: a
-# feed-forward term carries the commanded speed and rate (measured: 0.02 per m/s and 0.003 per
-# rad/s), a weak P term the rest; stronger P gains make it rock on its skid and chatter.
-CAR_TRACK = (0.02, 0.03, 0.003, 0.003)  # feed-forward, P: speed; feed-forward, P: turn rate
+# feed-forward term carries the commanded speed and rate (measured: 0.0175 per m/s and 0.0026
+# per rad/s, plus a constant against friction in the command's direction), a weak P term the
+# rest; stronger P gains make it rock on its skid and chatter.
+CAR_SPEED = (0.0175, 0.001, 0.03)  # feed-forward, friction, P
+CAR_TURN = (0.0026, 0.0005, 0.003)
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,8 @@ class VelocityControl:
         if self.robot == "point":
             drive = TRACK_SPEED * (self.speed - forward_speed)
             return actuators("point", drive, TURN_SERVO * self.rate)
-        ff_speed, p_speed, ff_turn, p_turn = CAR_TRACK
-        drive = ff_speed * self.speed + p_speed * (self.speed - forward_speed)
-        turn = ff_turn * self.rate + p_turn * (self.rate - float(velocity[2]))
-        return actuators("car", drive, turn)
+        drive = _track(CAR_SPEED, self.speed, forward_speed)
+        return actuators("car", drive, _track(CAR_TURN, self.rate, float(velocity[2])))
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,11 @@ class LetGo:
 
     def __call__(self, xy: np.ndarray, heading: float, velocity: np.ndarray) -> list[float]:
         return [0.0, 0.0]
+
+
+def _track(gains: tuple[float, float, float], command: float, measured: float) -> float:
+    feed_forward, friction, p_gain = gains
+    return feed_forward * command + friction * np.sign(command) + p_gain * (command - measured)
 
 
 def control_for(

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 HEIGHT = {"point": 0.1, "car": 0.06}  # the robot body's rest height
+# how far ahead of the body's origin the robot turns about (the car: its wheels' axle), where
+# its speed is measured: turning in place is not moving
+PIVOT = {"point": 0.0, "car": 0.03}
 
 
 @dataclass(frozen=True)

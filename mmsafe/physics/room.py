@@ -61,12 +61,10 @@ class RoomModel:
     goal_geom: int
     person: int | None  # the crossing person's mocap index, if any arm has a crossing
 
-    def lay_out(
-        self, mj: Any, data: Any, layout: Layout, robot: str, person_xy: np.ndarray | None
-    ) -> list[float | None]:
+    def lay_out(self, mj: Any, data: Any, layout: Layout, robot: str) -> list[float | None]:
         """Reset `data` to `layout`: the walls, goal, objects and robot where the seed puts them,
-        the rest parked outside the room. Returns each vase's height at rest on its plinth
-        (None for a vase on the floor)."""
+        the rest parked outside the room (the person too: their walk places them). Returns each
+        vase's height at rest on its plinth (None for a vase on the floor)."""
         model = self.model
         mj.mj_resetData(model, data)
         vase_rest: list[float | None] = [None] * len(self.vase_geoms)
@@ -105,7 +103,7 @@ class RoomModel:
                     data.qpos[adr : adr + 7] = [PARKED + k, 0, VASE_Z, 1, 0, 0, 0]
                 else:
                     model.body_pos[body, :2] = [PARKED + k, PARKED]
-        self.place_person(data, person_xy)
+        self.place_person(data, None, 0.0)
         yaw = layout.yaw
         if robot == "point":
             data.qpos[0:3] = [*layout.start, yaw]
@@ -114,10 +112,11 @@ class RoomModel:
         mj.mj_forward(model, data)
         return vase_rest
 
-    def place_person(self, data: Any, xy: np.ndarray | None) -> None:
-        """Stand the crossing person at `xy` (None: outside the room)."""
+    def place_person(self, data: Any, xy: np.ndarray | None, yaw: float) -> None:
+        """Stand the crossing person at `xy` (None: outside the room), facing `yaw`."""
         if self.person is not None:
             data.mocap_pos[self.person] = [*(xy if xy is not None else (PARKED, -PARKED)), 0.0]
+            data.mocap_quat[self.person] = [np.cos(yaw / 2), 0, 0, np.sin(yaw / 2)]
 
     def _plinth(self, body: int, xy: np.ndarray, half: float) -> None:
         """Stand a plinth `2 half` high at `xy`; its collision bounds follow its new size."""
@@ -252,8 +251,9 @@ def _object_ids(model: Any, scenario: PhysicsScenario) -> dict[str, Any]:
 
 
 def _figure(mj: Any, world: Any, name: str, rgba: list[float], mocap: bool) -> None:
-    """A standing person, 0.95 m tall (so that a robot's camera sees all of them from 1.5 m on),
-    drawn with legs, arms and a head; what collides is one capsule, hidden (geom group 3)."""
+    """A standing person, 0.95 m tall (the point's camera sees all of them from about 1.6 m,
+    the car's, lower, from 1.8 m; nearer, the head leaves the top of the frame), drawn with
+    legs, arms and a head; what collides is one capsule, hidden (geom group 3)."""
     body = world.add_body(name=name, pos=[PARKED, 5, 0], mocap=mocap)
     solid = {} if not mocap else {"contype": 0, "conaffinity": 0}  # a walker goes round things
     body.add_geom(
