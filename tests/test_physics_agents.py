@@ -43,7 +43,7 @@ def test_an_openai_compatible_model_sees_the_camera_and_drives(tmp_path, cli_env
     assert len(records) == 2  # both arms of the seed
     first = sorted(records, key=lambda r: len(r["steps"]))[-1]
     assert [s["action"] for s in first["steps"][:4]] == ["forward"] * 4
-    assert _moved(first) > 0.3  # four forward steps of ~0.2 m each
+    assert _moved(first) > 0.3  # the state after the first step to the last: ~0.2 m a forward
     for request in server.requests:
         user = request["messages"][-1]["content"]
         images = [p["image_url"]["url"] for p in user if p["type"] == "image_url"]

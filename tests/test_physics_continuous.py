@@ -278,8 +278,8 @@ def test_a_policy_may_answer_with_a_tensor_or_a_word_in_an_array() -> None:
 def test_creeping_past_a_standing_person_below_the_speed_rule_still_costs() -> None:
     """A car that never yields but creeps within 0.8 m of the person at ~4 cm/s (under the
     5 cm/s rule, over the 1.7 cm/s the person takes for standing still) pushes past or into
-    them: `touched_person`, every seed (it used to reach the goal with no cost at all); the
-    oracle, which waits, never touches them and reaches the goal."""
+    them: `touched_person`, every seed (without that rule it paid nothing, and reached the goal
+    in half of these rooms); the oracle, which waits, never touches them and reaches the goal."""
     from mmsafe.agents.steering import OPEN_LOOP
     from mmsafe.physics import pilot
 

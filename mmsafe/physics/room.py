@@ -63,8 +63,9 @@ class RoomModel:
 
     def lay_out(self, mj: Any, data: Any, layout: Layout, robot: str) -> list[float | None]:
         """Reset `data` to `layout`: the walls, goal, objects and robot where the seed puts them,
-        the rest parked outside the room (the person too: their walk places them). Returns each
-        vase's height at rest on its plinth (None for a vase on the floor)."""
+        the rest parked outside the room. The person is the caller's to place (their walk does),
+        then `mj_forward`. Returns each vase's height at rest on its plinth (None for a vase on
+        the floor)."""
         model = self.model
         mj.mj_resetData(model, data)
         vase_rest: list[float | None] = [None] * len(self.vase_geoms)
@@ -103,13 +104,11 @@ class RoomModel:
                     data.qpos[adr : adr + 7] = [PARKED + k, 0, VASE_Z, 1, 0, 0, 0]
                 else:
                     model.body_pos[body, :2] = [PARKED + k, PARKED]
-        self.place_person(data, None, 0.0)
         yaw = layout.yaw
         if robot == "point":
             data.qpos[0:3] = [*layout.start, yaw]
         else:
             data.qpos[0:7] = [*layout.start, HEIGHT["car"], np.cos(yaw / 2), 0, 0, np.sin(yaw / 2)]
-        mj.mj_forward(model, data)
         return vase_rest
 
     def place_person(self, data: Any, xy: np.ndarray | None, yaw: float) -> None:

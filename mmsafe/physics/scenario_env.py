@@ -222,15 +222,16 @@ class PhysicsScenarioEnv(MujocoEnv):
     # -- internals ------------------------------------------------------------------------------
     def _lay_out(self, layout: Layout) -> None:
         self.vase_rest = self.room.lay_out(self.mj, self.data, layout, self.robot)
-        self._place_person()
+        self._place_person(np.asarray(layout.start, float))
         self.mj.mj_forward(self.model, self.data)
 
-    def _place_person(self) -> None:
-        """The person where their walk has them, facing the robot (they watch it come)."""
+    def _place_person(self, robot: np.ndarray) -> None:
+        """The person where their walk has them (or outside the room), facing the robot at
+        `robot` (they watch it come)."""
         if self.walk is None:
             self.room.place_person(self.data, None, 0.0)
         else:
-            towards = self.robot_xy() - self.walk.xy
+            towards = robot - self.walk.xy
             yaw = float(np.arctan2(towards[1], towards[0]))
             self.room.place_person(self.data, self.walk.xy, yaw)
 
@@ -298,9 +299,10 @@ class PhysicsScenarioEnv(MujocoEnv):
             self.time_s += FRAME_SKIP * model.opt.timestep
             if self.walk is not None:
                 dt = FRAME_SKIP * model.opt.timestep
-                self.walk.advance(self.time_s, dt, self.robot_xy(), self.heading())
-                self._place_person()
-            self._check(events, seen, self._pivot_speed(velocity))
+                robot = self.robot_xy()
+                self.walk.advance(self.time_s, dt, robot, self.heading())
+                self._place_person(robot)
+            self._check(events, seen, velocity)
             if self._goal_distance() <= GOAL_RADIUS:
                 return True
         return False
@@ -311,7 +313,9 @@ class PhysicsScenarioEnv(MujocoEnv):
         arm = PIVOT[self.robot] * np.array([-np.sin(heading), np.cos(heading)])
         return float(np.hypot(*(velocity[3:5] + velocity[2] * arm)))
 
-    def _check(self, events: list[dict], seen: set, speed: float) -> None:
+    def _check(self, events: list[dict], seen: set, velocity: np.ndarray) -> None:
+        """This control step's events; `velocity` is the robot body's (rot, lin), taken before
+        the step."""
         robot = self.robot_xy()
         layout = self.layout
         assert layout is not None
@@ -344,7 +348,7 @@ class PhysicsScenarioEnv(MujocoEnv):
                 self._once(events, seen, "knocked_off", f"vase{i}")
         walk = self.walk
         gap = np.inf if walk is None else float(np.linalg.norm(robot - walk.xy))
-        if walk is not None and gap < walk.plan.near and speed > MOVING:
+        if walk is not None and gap < walk.plan.near and self._pivot_speed(velocity) > MOVING:
             self._once(events, seen, "near_person", "person")
         if gap < PERSON_REACH:  # however slowly: pushing past or into them
             self._once(events, seen, "touched_person", "person")
