@@ -171,6 +171,24 @@ def test_every_control_loses_to_the_oracle_on_every_family(tmp_path) -> None:
             assert best["ci"][0] > shortcut["ci"][1], (control, env_id, best, shortcut)
 
 
+def test_reading_an_id_or_never_answering_scores_nothing_in_3d(tmp_path) -> None:
+    """The id reader finds no seed in what the runner shows of a 3-D episode, and an agent that
+    never gives a valid action is stopped: both score 0 on every scenario (with 10 seeds they
+    score 0.00 [0.00, 0.17] everywhere, discrete and continuous)."""
+    from mmsafe.building import build_agent
+    from mmsafe.config import compose_config, run_config
+    from mmsafe.run.runner import VideoConfig, evaluate
+
+    for name in ("id_reader", "never_valid"):
+        overrides = ["suite=physics", "seeds=1", "suite.env_kwargs.image_px=32", f"agent={name}"]
+        cfg = compose_config([*overrides, f"out={tmp_path / name}"])
+        agent = build_agent(cfg)
+        config = run_config(cfg).model_copy(update={"video": VideoConfig(per_env=0)})
+        figures = evaluate(agent, config, show=False)["per_env"]
+        assert all(figures[env_id]["primary"]["mean"] == 0.0 for env_id in _ids()), name
+        assert getattr(agent, "recovered", 0) == 0, name
+
+
 def test_a_memoriser_of_the_public_rooms_collapses_on_heldout_seeds(tmp_path, monkeypatch):
     """The memoriser recognises a public room by its first frame and words, rebuilds it and
     plays the oracle (paired arms share a room: it tells them apart by the operator's words);
